@@ -1,0 +1,29 @@
+# Two entry points: `make demo` (train, compile, verify, report on bundled data) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: venv demo test bench clean
+
+$(BIN)/gatelearn: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch pinned explicitly so pip never resolves a CUDA build; the package itself only asks torch>=2.2
+	$(BIN)/pip install -q "$(TORCH_SPEC)" numpy
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+venv: $(BIN)/gatelearn
+
+demo: venv
+	$(BIN)/gatelearn demo --out runs/demo
+
+test: venv
+	$(BIN)/python -m pytest -q -n 2 tests
+
+bench: venv
+	$(BIN)/python benchmarks/train_step.py --inputs 784 --layers 6 --width 8000 --batch 100 --classes 10 --threads 2
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info

@@ -1,0 +1,13 @@
+"""Pure-PyTorch logic layer: the reference every fused kernel is tested against, and the GPU path."""
+from __future__ import annotations
+
+import torch
+
+
+def logic_forward_reference(x: torch.Tensor, idx_a: torch.Tensor, idx_b: torch.Tensor,
+                            coeffs: torch.Tensor) -> torch.Tensor:
+    a = x.index_select(1, idx_a)
+    b = x.index_select(1, idx_b)
+    c0, ca, cb, cab = coeffs.unbind(dim=1)
+    # a * (ca + cab * b) + cb * b + c0: 3 multiply-adds per sample and gate
+    return torch.addcmul(c0 + cb * b, a, ca + cab * b)

@@ -1,0 +1,221 @@
+"""Input encoders: modules that turn raw features into bits. They are part of the model and its
+state dict, so a saved model carries its own encoding.
+
+Every encoder describes each output bit as a comparison ``x[feature] <op> value`` with op ``gt``
+(threshold) or ``eq`` (one-hot category); ``bit_table()`` returns that description, which the
+circuit IR and every backend (C, Verilog) use to encode raw inputs exactly as the model does.
+
+Bits are ordered feature-major: all bits of feature 0, then feature 1, and so on.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+
+def _check_raw(x: torch.Tensor, features: int, where: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise InputError(f"{where} expects a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[1] != features:
+        raise InputError(f"{where} expects input of shape (batch, {features}), got {tuple(x.shape)}")
+    if x.is_floating_point() and bool(torch.isnan(x).any()):
+        rows = torch.isnan(x).any(1).nonzero().flatten()[:5].tolist()
+        raise InputError(f"{where}: input contains NaN (rows {rows}); impute or drop missing values first")
+    return x
+
+
+class BitTable:
+    """Per output bit: (feature index, op, value); op is 'gt' (x > value) or 'eq' (x == value)."""
+
+    def __init__(self, feature: np.ndarray, op: list[str], value: np.ndarray):
+        self.feature = np.asarray(feature, dtype=np.int64)
+        self.op = list(op)
+        self.value = np.asarray(value, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.op)
+
+    def to_dict(self) -> dict:
+        return {"feature": self.feature.tolist(), "op": self.op, "value": self.value.tolist()}
+
+
+class BitInput(nn.Module):
+    """Inputs that are already bits: passes them through and checks they are 0 or 1."""
+
+    kind = "bits"
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.in_features = self.out_features = int(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_raw(x, self.in_features, "BitInput")
+        if not bool(((x == 0) | (x == 1)).all()):
+            raise InputError("BitInput needs binary inputs (0 or 1); found other values. "
+                             "Use a ThresholdEncoder or OneHotEncoder for raw features.")
+        return x.float() if not x.is_floating_point() else x
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "features": self.in_features}
+
+    def bit_table(self) -> BitTable:
+        n = self.in_features
+        return BitTable(np.arange(n), ["gt"] * n, np.full(n, 0.5))
+
+
+class ThresholdEncoder(nn.Module):
+    """Thermometer bits: bit (f, k) = x[:, f] > thresholds[f, k]. Thresholds are a buffer.
+
+    Build with fixed thresholds, ``uniform(...)`` over a range, or ``fit(x, k)`` to data quantiles.
+    """
+
+    kind = "thresholds"
+
+    def __init__(self, features: int, per_feature: int = 1, thresholds: torch.Tensor | None = None):
+        super().__init__()
+        self.in_features = int(features)
+        self.per_feature = int(per_feature)
+        if self.in_features < 1 or self.per_feature < 1:
+            raise ValueError(f"ThresholdEncoder needs features >= 1 and per_feature >= 1, "
+                             f"got {features}, {per_feature}")
+        self.out_features = self.in_features * self.per_feature
+        if thresholds is None:
+            thresholds = torch.zeros(self.in_features, self.per_feature)
+        thresholds = torch.as_tensor(thresholds, dtype=torch.float32).reshape(self.in_features, self.per_feature)
+        if bool(torch.isnan(thresholds).any()):
+            raise ValueError("ThresholdEncoder: thresholds contain NaN")
+        self.register_buffer("thresholds", thresholds.clone())
+
+    @classmethod
+    def uniform(cls, features: int, per_feature: int, low: float, high: float) -> "ThresholdEncoder":
+        """Thresholds evenly spaced strictly inside (low, high), the same for every feature."""
+        t = torch.linspace(low, high, per_feature + 2)[1:-1]
+        return cls(features, per_feature, t.expand(features, per_feature))
+
+    @classmethod
+    def fit(cls, x: torch.Tensor | np.ndarray, per_feature: int) -> "ThresholdEncoder":
+        """Thresholds at the data's quantiles k/(per_feature+1), k = 1..per_feature, per feature."""
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        if x.dim() != 2 or x.shape[0] == 0:
+            raise InputError(f"ThresholdEncoder.fit expects data of shape (samples, features), got {tuple(x.shape)}")
+        _check_raw(x, x.shape[1], "ThresholdEncoder.fit")
+        q = torch.arange(1, per_feature + 1, dtype=torch.float32) / (per_feature + 1)
+        return cls(x.shape[1], per_feature, torch.quantile(x, q, dim=0).T.contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_raw(x, self.in_features, "ThresholdEncoder")
+        bits = x.to(torch.float32).unsqueeze(-1) > self.thresholds
+        return bits.reshape(x.shape[0], self.out_features).to(torch.float32)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}
+
+    def bit_table(self) -> BitTable:
+        n = self.out_features
+        return BitTable(np.repeat(np.arange(self.in_features), self.per_feature), ["gt"] * n,
+                        self.thresholds.detach().cpu().double().numpy().reshape(-1))
+
+
+class OneHotEncoder(nn.Module):
+    """One bit per category: bit (f, c) = x[:, f] == c. Inputs are integer category codes."""
+
+    kind = "onehot"
+
+    def __init__(self, categories: list[int]):
+        super().__init__()
+        self.categories = [int(c) for c in categories]
+        if not self.categories or min(self.categories) < 1:
+            raise ValueError(f"OneHotEncoder needs a category count >= 1 per feature, got {categories}")
+        self.in_features = len(self.categories)
+        self.out_features = sum(self.categories)
+        self.register_buffer("offsets", torch.tensor([0] + self.categories[:-1]).cumsum(0), persistent=False)
+        self.register_buffer("counts", torch.tensor(self.categories), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_raw(x, self.in_features, "OneHotEncoder")
+        if x.is_floating_point() and not bool((x == x.round()).all()):
+            raise InputError("OneHotEncoder expects integer category codes, got fractional values")
+        codes = x.long()
+        bad = (codes < 0) | (codes >= self.counts)
+        if bool(bad.any()):
+            r, f = bad.nonzero()[0].tolist()
+            raise InputError(f"OneHotEncoder: feature {f} has {self.categories[f]} categories "
+                             f"(codes 0..{self.categories[f] - 1}), got {int(codes[r, f])} in row {r}")
+        out = torch.zeros(x.shape[0], self.out_features)
+        out.scatter_(1, codes + self.offsets, 1.0)
+        return out
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "categories": self.categories}
+
+    def bit_table(self) -> BitTable:
+        feat = np.repeat(np.arange(self.in_features), self.categories)
+        val = np.concatenate([np.arange(c) for c in self.categories])
+        return BitTable(feat, ["eq"] * len(feat), val)
+
+
+class TabularEncoder(nn.Module):
+    """A mix of one-hot and threshold columns, one sub-encoder per raw column, bits concatenated.
+
+    ``columns`` is a list of ``{"kind": "onehot", "categories": n}`` or
+    ``{"kind": "thresholds", "per_feature": k}`` dicts, one per raw input column.
+    """
+
+    kind = "tabular"
+
+    def __init__(self, columns: list[dict]):
+        super().__init__()
+        self.columns = [dict(c) for c in columns]
+        encs = []
+        for i, col in enumerate(self.columns):
+            if col.get("kind") == "onehot":
+                encs.append(OneHotEncoder([col["categories"]]))
+            elif col.get("kind") == "thresholds":
+                encs.append(ThresholdEncoder(1, col["per_feature"]))
+            else:
+                raise ValueError(f"TabularEncoder column {i}: kind must be 'onehot' or 'thresholds', got {col}")
+        self.encoders = nn.ModuleList(encs)
+        self.in_features = len(encs)
+        self.out_features = sum(e.out_features for e in encs)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, columns: list[dict]) -> "TabularEncoder":
+        """Build and fit the threshold columns to the quantiles of ``x`` (samples, columns)."""
+        enc = cls(columns)
+        x = np.asarray(x, dtype=np.float32)
+        for j, sub in enumerate(enc.encoders):
+            if isinstance(sub, ThresholdEncoder):
+                sub.thresholds.copy_(ThresholdEncoder.fit(x[:, j:j + 1], sub.per_feature).thresholds)
+        return enc
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_raw(x, self.in_features, "TabularEncoder")
+        return torch.cat([e(x[:, j:j + 1]) for j, e in enumerate(self.encoders)], dim=1)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "columns": self.columns}
+
+    def bit_table(self) -> BitTable:
+        tables = [e.bit_table() for e in self.encoders]
+        return BitTable(np.concatenate([np.full(len(t), j) for j, t in enumerate(tables)]),
+                        [op for t in tables for op in t.op],
+                        np.concatenate([t.value for t in tables]))
+
+
+ENCODERS = {cls.kind: cls for cls in (BitInput, ThresholdEncoder, OneHotEncoder, TabularEncoder)}
+
+
+def encoder_from_spec(spec: dict) -> nn.Module:
+    kind = spec.get("kind")
+    if kind == "bits":
+        return BitInput(spec["features"])
+    if kind == "thresholds":
+        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1))
+    if kind == "onehot":
+        return OneHotEncoder(spec["categories"])
+    if kind == "tabular":
+        return TabularEncoder(spec["columns"])
+    raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODERS)}")

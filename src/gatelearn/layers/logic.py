@@ -1,0 +1,98 @@
+"""LogicLayer: a layer of learned 2-input gates with fixed random wiring."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..gates import coeffs_tensor
+from ..kernels import logic_forward
+from . import parametrization as P
+from .wiring import CONNECTIONS, make_wiring
+
+
+def check_binary(x: torch.Tensor, where: str) -> None:
+    """Raise unless every value of ``x`` is exactly 0 or 1 (what a hard circuit computes on)."""
+    if not bool(((x == 0) | (x == 1)).all()):
+        bad = x[(x != 0) & (x != 1)].flatten()[:3].tolist()
+        raise InputError(f"{where} needs binary inputs (0 or 1) in eval mode; found values such as {bad}. "
+                         "Encode features with an input encoder (thresholds / one-hot) first.")
+
+
+def check_features(x: torch.Tensor, in_features: int, where: str) -> None:
+    if x.dim() != 2 or x.shape[1] != in_features:
+        raise InputError(f"{where} expects input of shape (batch, {in_features}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise InputError(f"{where} expects a floating-point tensor, got dtype {x.dtype}")
+
+
+class _ScaleGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, factor):
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.factor, None
+
+
+class LogicLayer(nn.Module):
+    """``out_features`` gates, gate j computing f_j(x[:, idx_a[j]], x[:, idx_b[j]]).
+
+    ``train()`` computes the relaxation c0 + ca*a + cb*b + cab*a*b (soft mixture, or a Gumbel
+    straight-through sample per gate); ``eval()`` computes the discrete circuit: every gate is
+    its hard gate and the inputs must be bits. The wiring is kept in buffers so it is part of
+    the state dict.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, connections: str = "random",
+                 parametrization: str = "softmax16", init: str = "residual", sampling: str = "soft",
+                 gumbel_tau: float = 1.0, grad_factor: float = 1.0, seed: int | None = None):
+        super().__init__()
+        P.check_choice("connections", connections, CONNECTIONS)
+        P.check_choice("parametrization", parametrization, P.PARAMETRIZATIONS)
+        P.check_choice("init", init, P.INITS)
+        P.check_choice("sampling", sampling, P.SAMPLINGS)
+        if gumbel_tau <= 0:
+            raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.connections = connections
+        self.parametrization = parametrization
+        self.init = init
+        self.sampling = sampling
+        self.gumbel_tau = float(gumbel_tau)
+        self.grad_factor = float(grad_factor)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        idx_a, idx_b = make_wiring(self.in_features, self.out_features, connections, gen)
+        self.register_buffer("idx_a", idx_a)
+        self.register_buffer("idx_b", idx_b)
+        self.weight = nn.Parameter(P.init_weights(parametrization, init, self.out_features, gen))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, connections={self.connections!r}, "
+                f"parametrization={self.parametrization!r}, sampling={self.sampling!r}")
+
+    def gate_count(self) -> int:
+        return self.out_features
+
+    def coefficients(self) -> torch.Tensor:
+        """(out_features, 4) coefficients used by the next forward in the current mode."""
+        if self.training:
+            return P.coefficients(self.parametrization, self.weight, sampling=self.sampling,
+                                  gumbel_tau=self.gumbel_tau)
+        return coeffs_tensor(self.weight.dtype, self.weight.device)[self.gate_ids()]
+
+    @torch.no_grad()
+    def gate_ids(self) -> torch.Tensor:
+        """The discrete gate id (0..15) of every gate, int64 of shape (out_features,)."""
+        return P.hard_gate_ids(self.parametrization, self.weight.detach())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.in_features, "LogicLayer")
+        if not self.training:
+            check_binary(x, "LogicLayer")
+        if self.grad_factor != 1.0 and torch.is_grad_enabled() and x.requires_grad:
+            x = _ScaleGrad.apply(x, self.grad_factor)
+        return logic_forward(x, self.idx_a, self.idx_b, self.coefficients().to(x.dtype))
