@@ -1,0 +1,58 @@
+"""The run directory: what ``gatelearn train`` writes and every later command reads.
+
+    RUN_DIR/model.safetensors   trained model (state dict + spec in metadata), model.json beside it
+    RUN_DIR/summary.json        training summary; metrics.jsonl, accuracy.png, gates.png
+    RUN_DIR/circuit.npz         the lowered circuit after gatelearn's own passes (gatelearn compile)
+    RUN_DIR/circuit.abc.npz     the circuit after ABC (gatelearn optimize), kept only if smaller
+    RUN_DIR/artifacts/          emitted C, Verilog, AIGER, BLIF
+
+Commands pick a circuit with :func:`best_circuit`: the smallest verified one available.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .circuit.ir import Circuit
+from .errors import FileFormatError
+from .model import MODEL_FILE, LogicNet, load
+
+CIRCUIT_FILE = "circuit.npz"
+ABC_CIRCUIT_FILE = "circuit.abc.npz"
+ARTIFACTS_DIR = "artifacts"
+
+
+def run_dir(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileFormatError(f"{path} is not a run directory (expected the --out folder of gatelearn train)")
+    return path
+
+
+def load_model(path: str | os.PathLike) -> LogicNet:
+    path = run_dir(path)
+    if not (path / MODEL_FILE).exists():
+        raise FileFormatError(f"{path} holds no {MODEL_FILE}; train a model into it first (gatelearn train --out {path})")
+    return load(path)
+
+
+def model_circuit(path: str | os.PathLike) -> Circuit:
+    """The circuit of the trained model, lowered as is (no optimisation)."""
+    return Circuit.from_model(load_model(path))
+
+
+def base_circuit(path: str | os.PathLike) -> Circuit:
+    """RUN_DIR/circuit.npz if it exists, else the lowered model."""
+    file = run_dir(path) / CIRCUIT_FILE
+    return Circuit.load(file) if file.exists() else model_circuit(path)
+
+
+def best_circuit(path: str | os.PathLike) -> Circuit:
+    """The smallest circuit available: ABC's result when present and smaller, else base_circuit."""
+    base = base_circuit(path)
+    abc_file = run_dir(path) / ABC_CIRCUIT_FILE
+    if abc_file.exists():
+        abc = Circuit.load(abc_file)
+        if abc.num_gates < base.num_gates:
+            return abc
+    return base
