@@ -92,6 +92,11 @@ class Dataset:
         if len(self.class_names) != self.classes:
             raise InputError(f"{self.name}: {len(self.class_names)} class names for {self.classes} classes")
 
+    def __repr__(self) -> str:
+        # The generated repr would print every feature name (3072 for CIFAR-10) and the arrays.
+        return (f"Dataset({self.name!r}, train {self.x_train.shape} {self.x_train.dtype}, "
+                f"test {self.x_test.shape}, classes={self.classes})")
+
     @property
     def in_features(self) -> int:
         return self.x_train.shape[1]
