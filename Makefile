@@ -8,7 +8,6 @@ TORCH_SPEC ?= torch==2.13.0
 
 $(BIN)/gatelearn: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	# torch pinned explicitly so pip never resolves a CUDA build; the package itself only asks torch>=2.2
 	$(BIN)/pip install -q "$(TORCH_SPEC)" numpy
 	$(BIN)/pip install -q -e ".[test]"
