@@ -81,7 +81,8 @@ def coefficients(parametrization: str, weight: torch.Tensor, *, sampling: str = 
         logits = weight
         if sampling == "gumbel":
             u = torch.rand(weight.shape, dtype=dtype, device=device, generator=generator)
-            logits = (weight - torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))) / gumbel_tau
+            # Gumbel noise -log(-log u); the inner minus must be applied before clamping, else log(<0) = NaN
+            logits = (weight - torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))) / gumbel_tau
         probs = torch.softmax(logits, dim=-1)
         if sampling == "gumbel":
             hard = torch.nn.functional.one_hot(probs.argmax(-1), NUM_GATES).to(dtype)
