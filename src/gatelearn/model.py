@@ -180,3 +180,8 @@ def load(path: str | os.PathLike, map_location: str = "cpu") -> LogicNet:
     except RuntimeError as exc:
         raise FileFormatError(f"{file}: tensors do not match the model spec: {exc}") from exc
     return model.eval()
+
+
+# Convolutional layer kinds ('conv', 'orpool') register themselves on import; imported last so
+# that register_layer exists when gatelearn.layers.conv asks for it.
+from .layers import conv as _conv_layers  # noqa: E402,F401

@@ -99,3 +99,7 @@ def _lower_logic(layer, builder: CircuitBuilder, nodes: np.ndarray) -> np.ndarra
     ia = layer.idx_a.cpu().numpy()
     ib = layer.idx_b.cpu().numpy()
     return builder.add_gates(op, nodes[ia], nodes[ib])
+
+
+# Lowerings of the convolutional layers register themselves on import.
+from . import lower_conv as _lower_conv  # noqa: E402,F401

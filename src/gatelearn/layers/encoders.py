@@ -74,7 +74,8 @@ class ThresholdEncoder(nn.Module):
 
     kind = "thresholds"
 
-    def __init__(self, features: int, per_feature: int = 1, thresholds: torch.Tensor | None = None):
+    def __init__(self, features: int, per_feature: int = 1, thresholds: torch.Tensor | None = None,
+                 image: tuple[int, int, int] | None = None):
         super().__init__()
         self.in_features = int(features)
         self.per_feature = int(per_feature)
@@ -82,6 +83,17 @@ class ThresholdEncoder(nn.Module):
             raise ValueError(f"ThresholdEncoder needs features >= 1 and per_feature >= 1, "
                              f"got {features}, {per_feature}")
         self.out_features = self.in_features * self.per_feature
+        # With an image shape (C, H, W) the raw features are channel-major pixels and the bits come
+        # out as an image of C*K channels (channel c*K + k = thermometer bit k of channel c), the
+        # input of convolutional layers; bit_table follows the same (flattened) order.
+        self.image = None
+        if image is not None:
+            image = tuple(int(d) for d in image)
+            if len(image) != 3 or min(image) < 1 or image[0] * image[1] * image[2] != self.in_features:
+                raise ValueError(f"ThresholdEncoder image shape must be (C, H, W) with C*H*W = "
+                                 f"{self.in_features} features, got {image}")
+            self.image = image
+            self.out_shape = (image[0] * self.per_feature, image[1], image[2])
         if thresholds is None:
             thresholds = torch.zeros(self.in_features, self.per_feature)
         thresholds = torch.as_tensor(thresholds, dtype=torch.float32).reshape(self.in_features, self.per_feature)
@@ -108,15 +120,34 @@ class ThresholdEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_raw(x, self.in_features, "ThresholdEncoder")
         bits = x.to(torch.float32).unsqueeze(-1) > self.thresholds
+        if self.image is not None:
+            c, h, w = self.image
+            # (B, C, H, W, K) -> (B, C, K, H, W) -> (B, C*K, H, W)
+            bits = bits.view(x.shape[0], c, h, w, self.per_feature).permute(0, 1, 4, 2, 3)
+            return bits.reshape(x.shape[0], *self.out_shape).to(torch.float32)
         return bits.reshape(x.shape[0], self.out_features).to(torch.float32)
 
     def spec(self) -> dict:
-        return {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}
+        spec = {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}
+        if self.image is not None:
+            spec["image"] = list(self.image)
+        return spec
+
+    def _bit_order(self) -> np.ndarray:
+        """(feature, k) index of every output bit in output order, as flat indices f*K + k."""
+        n, k = self.in_features, self.per_feature
+        flat = np.arange(n * k)
+        if self.image is None:
+            return flat
+        c, h, w = self.image
+        # output (c, k, y, x) <- threshold table entry (feature = (c, y, x), k)
+        return flat.reshape(c, h, w, k).transpose(0, 3, 1, 2).reshape(-1)
 
     def bit_table(self) -> BitTable:
         n = self.out_features
-        return BitTable(np.repeat(np.arange(self.in_features), self.per_feature), ["gt"] * n,
-                        self.thresholds.detach().cpu().double().numpy().reshape(-1))
+        order = self._bit_order()
+        return BitTable(order // self.per_feature, ["gt"] * n,
+                        self.thresholds.detach().cpu().double().numpy().reshape(-1)[order])
 
 
 class OneHotEncoder(nn.Module):
@@ -213,9 +244,30 @@ def encoder_from_spec(spec: dict) -> nn.Module:
     if kind == "bits":
         return BitInput(spec["features"])
     if kind == "thresholds":
-        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1))
+        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1), image=spec.get("image"))
     if kind == "onehot":
         return OneHotEncoder(spec["categories"])
     if kind == "tabular":
         return TabularEncoder(spec["columns"])
     raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODERS)}")
+
+
+def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Module:
+    """A copy of a dataset's (fitted) encoder with ``override`` options merged over its spec.
+
+    Presets of convolutional models use this to keep the dataset's thresholds while asking for
+    image-shaped bits: ``{"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28]}``. The
+    override must keep the encoder kind and bit count, since the fitted buffers are copied over.
+    """
+    if not override:
+        return encoder
+    spec = {**encoder.spec(), **{k: v for k, v in override.items()}}
+    if spec.get("kind") != encoder.spec().get("kind"):
+        raise InputError(f"encoder override changes the kind {encoder.spec().get('kind')!r} -> "
+                         f"{spec.get('kind')!r}; only options of the dataset's encoder can be overridden")
+    new = encoder_from_spec(spec)
+    if new.out_features != encoder.out_features:
+        raise InputError(f"encoder override {override} changes the number of bits "
+                         f"({encoder.out_features} -> {new.out_features}); it may only reshape them")
+    new.load_state_dict(encoder.state_dict())
+    return new

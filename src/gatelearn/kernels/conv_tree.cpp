@@ -1,0 +1,138 @@
+// Fused CPU kernel of the convolutional logic tree (LogicConv2d), forward and backward.
+//
+// Shapes: x (B, N) float32, idx (O, L, P) int32 with L = 2^depth leaves, coeffs (O, L-1, 4),
+// y (B, O, P). Nodes of one tree are numbered heap-style: leaves 0..L-1, gate g is node L+g and
+// reads nodes 2g and 2g+1 (this numbering puts gate j of the first level on leaves 2j, 2j+1 and
+// every later level on the previous level's outputs, matching the Python reference).
+//
+// One (sample, channel) tree is evaluated for all P positions at once, node by node, so the inner
+// loop runs over contiguous positions and vectorises; the (2L-1) x P node values of one tree fit
+// in L1/L2. Backward recomputes them instead of saving (B, O, 2L-1, P) activations. Threads split
+// the batch, so every thread owns its rows of grad_x (no atomics) and keeps private coefficient
+// sums, added together at the end.
+#include <torch/extension.h>
+#include <omp.h>
+#include <vector>
+
+static void check_inputs(const torch::Tensor& x, const torch::Tensor& idx, const torch::Tensor& c) {
+    TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat32 && x.is_contiguous(), "x must be contiguous float32 (B, N)");
+    TORCH_CHECK(idx.dim() == 3 && idx.scalar_type() == torch::kInt32 && idx.is_contiguous(), "idx must be contiguous int32 (O, L, P)");
+    TORCH_CHECK(c.dim() == 3 && c.scalar_type() == torch::kFloat32 && c.is_contiguous(), "coeffs must be contiguous float32 (O, L-1, 4)");
+    const int64_t L = idx.size(1);
+    TORCH_CHECK(L >= 2 && (L & (L - 1)) == 0 && L <= 64, "leaves per tree must be a power of two in 2..64");
+    TORCH_CHECK(c.size(0) == idx.size(0) && c.size(1) == L - 1 && c.size(2) == 4, "coeffs must be (O, L-1, 4)");
+}
+
+// Evaluate every node of tree o of sample row xb into v ((2L-1) x P).
+static inline void eval_tree(const float* xb, const int32_t* idx_o, const float* c_o, int64_t L, int64_t P, float* v) {
+    for (int64_t l = 0; l < L; ++l) {
+        const int32_t* id = idx_o + l * P;
+        float* dst = v + l * P;
+        for (int64_t p = 0; p < P; ++p) dst[p] = xb[id[p]];
+    }
+    for (int64_t g = 0; g < L - 1; ++g) {
+        const float c0 = c_o[4 * g], ca = c_o[4 * g + 1], cb = c_o[4 * g + 2], cab = c_o[4 * g + 3];
+        const float* a = v + (2 * g) * P;
+        const float* b = v + (2 * g + 1) * P;
+        float* out = v + (L + g) * P;
+        #pragma omp simd
+        for (int64_t p = 0; p < P; ++p) out[p] = c0 + cb * b[p] + a[p] * (ca + cab * b[p]);
+    }
+}
+
+torch::Tensor tree_forward(torch::Tensor x, torch::Tensor idx, torch::Tensor coeffs) {
+    check_inputs(x, idx, coeffs);
+    const int64_t B = x.size(0), N = x.size(1), O = idx.size(0), L = idx.size(1), P = idx.size(2);
+    auto y = torch::empty({B, O, P}, x.options());
+    const float* xp = x.data_ptr<float>();
+    const int32_t* ip = idx.data_ptr<int32_t>();
+    const float* cp = coeffs.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    #pragma omp parallel
+    {
+        std::vector<float> v((2 * L - 1) * P);
+        #pragma omp for collapse(2) schedule(static)
+        for (int64_t b = 0; b < B; ++b) {
+            for (int64_t o = 0; o < O; ++o) {
+                eval_tree(xp + b * N, ip + o * L * P, cp + o * (L - 1) * 4, L, P, v.data());
+                const float* root = v.data() + (2 * L - 2) * P;
+                float* dst = yp + (b * O + o) * P;
+                for (int64_t p = 0; p < P; ++p) dst[p] = root[p];
+            }
+        }
+    }
+    return y;
+}
+
+std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, torch::Tensor idx,
+                                         torch::Tensor coeffs, bool need_x) {
+    check_inputs(x, idx, coeffs);
+    const int64_t B = x.size(0), N = x.size(1), O = idx.size(0), L = idx.size(1), P = idx.size(2);
+    TORCH_CHECK(grad_y.sizes() == torch::IntArrayRef({B, O, P}) && grad_y.is_contiguous() &&
+                grad_y.scalar_type() == torch::kFloat32, "grad_y must be contiguous float32 (B, O, P)");
+    auto gx = need_x ? torch::zeros({B, N}, x.options()) : torch::zeros({0}, x.options());
+    const int64_t G = O * (L - 1) * 4;
+    const float* xp = x.data_ptr<float>();
+    const int32_t* ip = idx.data_ptr<int32_t>();
+    const float* cp = coeffs.data_ptr<float>();
+    const float* gyp = grad_y.data_ptr<float>();
+    float* gxp = need_x ? gx.data_ptr<float>() : nullptr;
+    const int nthreads = omp_get_max_threads();
+    std::vector<double> gc_all(static_cast<size_t>(nthreads) * G, 0.0);
+    #pragma omp parallel num_threads(nthreads)
+    {
+        std::vector<float> v((2 * L - 1) * P), g((2 * L - 1) * P);
+        double* gc = gc_all.data() + static_cast<size_t>(omp_get_thread_num()) * G;
+        #pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; ++b) {
+            for (int64_t o = 0; o < O; ++o) {
+                const int32_t* idx_o = ip + o * L * P;
+                const float* c_o = cp + o * (L - 1) * 4;
+                eval_tree(xp + b * N, idx_o, c_o, L, P, v.data());
+                const float* gy = gyp + (b * O + o) * P;
+                float* groot = g.data() + (2 * L - 2) * P;
+                for (int64_t p = 0; p < P; ++p) groot[p] = gy[p];
+                // Every node feeds exactly one gate, so its gradient is assigned, not accumulated.
+                for (int64_t gi = L - 2; gi >= 0; --gi) {
+                    const float ca = c_o[4 * gi + 1], cb = c_o[4 * gi + 2], cab = c_o[4 * gi + 3];
+                    const float* go = g.data() + (L + gi) * P;
+                    const float* a = v.data() + (2 * gi) * P;
+                    const float* bb = v.data() + (2 * gi + 1) * P;
+                    float* ga = g.data() + (2 * gi) * P;
+                    float* gb = g.data() + (2 * gi + 1) * P;
+                    float s0 = 0.f, sa = 0.f, sb = 0.f, sab = 0.f;
+                    #pragma omp simd reduction(+:s0,sa,sb,sab)
+                    for (int64_t p = 0; p < P; ++p) {
+                        const float gp = go[p], ap = a[p], bp = bb[p];
+                        s0 += gp; sa += gp * ap; sb += gp * bp; sab += gp * ap * bp;
+                        ga[p] = gp * (ca + cab * bp);
+                        gb[p] = gp * (cb + cab * ap);
+                    }
+                    double* gcg = gc + (o * (L - 1) + gi) * 4;
+                    gcg[0] += s0; gcg[1] += sa; gcg[2] += sb; gcg[3] += sab;
+                }
+                if (need_x) {
+                    float* gxb = gxp + b * N;
+                    for (int64_t l = 0; l < L; ++l) {
+                        const int32_t* id = idx_o + l * P;
+                        const float* gl = g.data() + l * P;
+                        for (int64_t p = 0; p < P; ++p) gxb[id[p]] += gl[p];
+                    }
+                }
+            }
+        }
+    }
+    auto gcoef = torch::zeros({O, L - 1, 4}, coeffs.options());
+    float* gcp = gcoef.data_ptr<float>();
+    for (int64_t i = 0; i < G; ++i) {
+        double s = 0.0;
+        for (int t = 0; t < nthreads; ++t) s += gc_all[static_cast<size_t>(t) * G + i];
+        gcp[i] = static_cast<float>(s);
+    }
+    return {gx, gcoef};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    m.def("forward", &tree_forward, "logic tree conv forward (CPU)");
+    m.def("backward", &tree_backward, "logic tree conv backward (CPU)");
+}

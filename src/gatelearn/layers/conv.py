@@ -1,0 +1,278 @@
+"""Convolutional logic gate layers (Petersen et al., "Convolutional Differentiable Logic Gate
+Networks", NeurIPS 2024): logic-tree kernels and OR pooling, on (batch, channels, height, width).
+
+LogicConv2d
+    Output channel o is a complete binary tree of ``depth`` levels of learned 2-input gates
+    (2^depth - 1 gates) over 2^depth leaves. The leaves are drawn at random, once, from the
+    ``kernel_size`` x ``kernel_size`` receptive field of two input channels of o's channel group,
+    and the same tree (wiring and gates) is applied at every output position, like a convolution
+    kernel. Zero padding reads constant 0 (FALSE).
+OrPool2d
+    Logical OR over each pooling window; relaxed as max (which is OR on bits).
+
+Both register as model layer kinds ('conv', 'orpool'); their circuit lowerings live in
+:mod:`gatelearn.circuit.lower_conv`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from ..gates import coeffs_tensor
+from ..kernels.conv_tree import tree_forward
+from ..model import register_layer
+from . import parametrization as P
+from .logic import check_binary
+
+MAX_DEPTH = 6   # 64 leaves: the fused kernel's per-tree buffers are sized for at most this
+
+
+def _pair(v, what: str) -> tuple[int, int]:
+    if isinstance(v, int):
+        v = (v, v)
+    v = tuple(int(i) for i in v)
+    if len(v) != 2:
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v}")
+    return v  # type: ignore[return-value]
+
+
+def _check_image(x: torch.Tensor, channels: int, where: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != channels:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"{where} expects input of shape (batch, {channels}, height, width), got {shape}")
+    if not x.is_floating_point():
+        raise InputError(f"{where} expects a floating-point tensor, got dtype {x.dtype}")
+
+
+def make_tree_wiring(in_channels: int, out_channels: int, kernel_size: tuple[int, int], depth: int,
+                     channel_groups: int, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Leaves of every tree: (channel, dy, dx), each int64 of shape (out_channels, 2^depth).
+
+    Each output channel picks 2 distinct input channels of its group (the same one twice if the
+    group has a single channel), then 2^depth distinct positions of the 2 x kh x kw receptive
+    field (with repetition only if the field is smaller than the leaf count), in random order.
+    Distinct leaves keep a first-level gate from reading the same bit twice.
+    """
+    kh, kw = kernel_size
+    per_group_in = in_channels // channel_groups
+    per_group_out = out_channels // channel_groups
+    leaves = 2 ** depth
+    field = 2 * kh * kw
+    group_base = (torch.arange(out_channels) // per_group_out) * per_group_in        # (O,)
+    if per_group_in >= 2:
+        # argsort of uniform noise = one random permutation per row, drawn all at once
+        pair = torch.rand(out_channels, per_group_in, generator=generator).argsort(dim=1)[:, :2]
+    else:
+        pair = torch.zeros(out_channels, 2, dtype=torch.int64)
+    pair = pair + group_base[:, None]
+    if field >= leaves:
+        pos = torch.rand(out_channels, field, generator=generator).argsort(dim=1)[:, :leaves]
+    else:
+        pos = torch.randint(field, (out_channels, leaves), generator=generator)
+    which, rest = pos // (kh * kw), pos % (kh * kw)
+    ch = pair.gather(1, which)
+    dy = rest // kw
+    dx = rest % kw
+    return ch, dy, dx
+
+
+class LogicConv2d(nn.Module):
+    """Logic-tree convolution: (B, in_channels, H, W) -> (B, out_channels, H', W').
+
+    ``train()`` computes the relaxation (soft mixture or Gumbel straight-through sample per
+    gate); ``eval()`` computes the discrete circuit and requires binary inputs. Wiring lives in
+    buffers (``leaf_channel``, ``leaf_dy``, ``leaf_dx``), so it is part of the state dict. Gates
+    of a tree are ordered level by level: gate j < 2^(depth-1) reads leaves 2j and 2j+1, later
+    gates read pairs of earlier outputs (gate g reads tree nodes 2g, 2g+1 with leaves as nodes
+    0..L-1 and gate g as node L+g), the root is the last gate.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size=3, depth: int = 3, *,
+                 stride=1, padding=0, channel_groups: int = 1, parametrization: str = "softmax16",
+                 init: str = "residual", sampling: str = "soft", gumbel_tau: float = 1.0,
+                 in_size: tuple[int, int] | None = None, seed: int | None = None):
+        super().__init__()
+        P.check_choice("parametrization", parametrization, P.PARAMETRIZATIONS)
+        P.check_choice("init", init, P.INITS)
+        P.check_choice("sampling", sampling, P.SAMPLINGS)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        self.depth = int(depth)
+        self.channel_groups = int(channel_groups)
+        if self.in_channels < 1 or self.out_channels < 1:
+            raise ValueError(f"LogicConv2d needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}")
+        if not 1 <= self.depth <= MAX_DEPTH:
+            raise ValueError(f"LogicConv2d depth must be in 1..{MAX_DEPTH}, got {depth}")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"LogicConv2d needs kernel_size, stride >= 1 and padding >= 0, got "
+                             f"{self.kernel_size}, {self.stride}, {self.padding}")
+        if (self.channel_groups < 1 or self.in_channels % self.channel_groups
+                or self.out_channels % self.channel_groups):
+            raise ValueError(f"channel_groups={channel_groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        if gumbel_tau <= 0:
+            raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
+        self.parametrization, self.init, self.sampling = parametrization, init, sampling
+        self.gumbel_tau = float(gumbel_tau)
+        self.in_size = None if in_size is None else _pair(in_size, "in_size")
+        if self.in_size is not None:
+            self.out_size(*self.in_size)   # fail early on a kernel larger than the padded input
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        ch, dy, dx = make_tree_wiring(self.in_channels, self.out_channels, self.kernel_size, self.depth,
+                                      self.channel_groups, gen)
+        self.register_buffer("leaf_channel", ch)
+        self.register_buffer("leaf_dy", dy)
+        self.register_buffer("leaf_dx", dx)
+        n = self.out_channels * self.gates_per_tree
+        self.weight = nn.Parameter(P.init_weights(parametrization, init, n, gen))
+        self._index_cache: dict = {}
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def leaves(self) -> int:
+        return 2 ** self.depth
+
+    @property
+    def gates_per_tree(self) -> int:
+        return 2 ** self.depth - 1
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise InputError(f"LogicConv2d: kernel {self.kernel_size} is larger than the padded input "
+                             f"{(h + 2 * ph, w + 2 * pw)}")
+        return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+    def gate_count(self) -> int:
+        """Gates of the discrete layer after unrolling the trees over all output positions."""
+        if self.in_size is None:
+            raise ValueError("LogicConv2d.gate_count needs the input size (construct with in_size=(H, W))")
+        ho, wo = self.out_size(*self.in_size)
+        return self.out_channels * self.gates_per_tree * ho * wo
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, depth={self.depth}, "
+                f"stride={self.stride}, padding={self.padding}, channel_groups={self.channel_groups}, "
+                f"parametrization={self.parametrization!r}, sampling={self.sampling!r}")
+
+    # ------------------------------------------------------------------ gates
+    @torch.no_grad()
+    def gate_ids(self) -> torch.Tensor:
+        """Discrete gate ids, int64 of shape (out_channels, 2^depth - 1), in tree order."""
+        return P.hard_gate_ids(self.parametrization, self.weight.detach()).view(self.out_channels, -1)
+
+    def coefficients(self) -> torch.Tensor:
+        """(out_channels, 2^depth - 1, 4) coefficients used by the next forward in the current mode."""
+        if self.training:
+            c = P.coefficients(self.parametrization, self.weight, sampling=self.sampling,
+                               gumbel_tau=self.gumbel_tau)
+        else:
+            c = coeffs_tensor(self.weight.dtype, self.weight.device)[self.gate_ids().reshape(-1)]
+        return c.view(self.out_channels, self.gates_per_tree, 4)
+
+    def leaf_index(self, h: int, w: int) -> torch.Tensor:
+        """(out_channels, 2^depth, H'*W') flat indices into the padded input (C, H+2p, W+2p)."""
+        key = (h, w, self.leaf_channel.device)
+        # The wiring buffers may be replaced by load_state_dict; key the cache on their data too.
+        stamp = (self.leaf_channel.data_ptr(), self.leaf_dy.data_ptr(), self.leaf_dx.data_ptr(),
+                 self.leaf_channel._version, self.leaf_dy._version, self.leaf_dx._version)
+        hit = self._index_cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        ho, wo = self.out_size(h, w)
+        hp, wp = h + 2 * self.padding[0], w + 2 * self.padding[1]
+        oy = torch.arange(ho, device=key[2]) * self.stride[0]
+        ox = torch.arange(wo, device=key[2]) * self.stride[1]
+        pos = (oy[:, None] * wp + ox[None, :]).reshape(-1)                     # (P,)
+        base = self.leaf_channel * (hp * wp) + self.leaf_dy * wp + self.leaf_dx  # (O, L)
+        idx = (base[:, :, None] + pos[None, None, :]).contiguous()
+        self._index_cache = {key: (stamp, idx)}
+        return idx
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_image(x, self.in_channels, "LogicConv2d")
+        if self.in_size is not None and tuple(x.shape[2:]) != self.in_size:
+            raise InputError(f"LogicConv2d was built for {self.in_size[0]}x{self.in_size[1]} inputs, "
+                             f"got {x.shape[2]}x{x.shape[3]}")
+        if not self.training:
+            check_binary(x, "LogicConv2d")
+        h, w = x.shape[2], x.shape[3]
+        ho, wo = self.out_size(h, w)
+        if any(self.padding):
+            x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
+        idx = self.leaf_index(h, w)
+        y = tree_forward(x.reshape(x.shape[0], -1), idx, self.coefficients().to(x.dtype))
+        return y.view(x.shape[0], self.out_channels, ho, wo)
+
+
+class OrPool2d(nn.Module):
+    """OR over ``kernel_size`` windows (stride = kernel_size unless given); padding reads 0.
+
+    Relaxed as max, which equals OR on bits; eval mode requires binary inputs like every hard layer.
+    """
+
+    def __init__(self, kernel_size=2, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride if stride is not None else kernel_size, "stride")
+        self.padding = _pair(padding, "padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(f"OrPool2d needs kernel_size, stride >= 1 and padding >= 0, got "
+                             f"{self.kernel_size}, {self.stride}, {self.padding}")
+        if self.padding[0] >= self.kernel_size[0] or self.padding[1] >= self.kernel_size[1]:
+            raise ValueError("OrPool2d padding must be smaller than the kernel (a window of padding only is constant 0)")
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise InputError(f"OrPool2d: window {self.kernel_size} is larger than the padded input "
+                             f"{(h + 2 * ph, w + 2 * pw)}")
+        return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise InputError(f"OrPool2d expects input of shape (batch, channels, height, width), "
+                             f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if not x.is_floating_point():
+            raise InputError(f"OrPool2d expects a floating-point tensor, got dtype {x.dtype}")
+        if not self.training:
+            check_binary(x, "OrPool2d")
+        self.out_size(x.shape[2], x.shape[3])
+        if any(self.padding):
+            # Pad with 0 (FALSE), not max_pool2d's -inf, so relaxed and hard agree with the circuit.
+            x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+
+# ---------------------------------------------------------------------------- model layer kinds
+CONV_OPTIONS = ("stride", "padding", "channel_groups", "parametrization", "init", "sampling", "gumbel_tau")
+
+
+@register_layer("conv")
+def _build_conv(spec: dict, in_shape: tuple, seed: int | None):
+    if len(in_shape) != 3:
+        raise ValueError(f"a 'conv' layer needs (channels, height, width) input, got shape {in_shape}; "
+                         "give the encoder an image shape")
+    for key in ("out_channels", "kernel_size"):
+        if key not in spec:
+            raise ValueError(f"a 'conv' layer spec needs {key!r}, got {spec}")
+    opts = {k: spec[k] for k in CONV_OPTIONS if k in spec}
+    layer = LogicConv2d(in_shape[0], spec["out_channels"], spec["kernel_size"], spec.get("depth", 3),
+                        in_size=(in_shape[1], in_shape[2]), seed=seed, **opts)
+    return layer, (layer.out_channels, *layer.out_size(in_shape[1], in_shape[2]))
+
+
+@register_layer("orpool")
+def _build_orpool(spec: dict, in_shape: tuple, seed: int | None):
+    if len(in_shape) != 3:
+        raise ValueError(f"an 'orpool' layer needs (channels, height, width) input, got shape {in_shape}")
+    layer = OrPool2d(spec.get("kernel_size", 2), spec.get("stride"), spec.get("padding", 0))
+    return layer, (in_shape[0], *layer.out_size(in_shape[1], in_shape[2]))
