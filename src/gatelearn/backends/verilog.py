@@ -1,0 +1,598 @@
+"""Synthesizable Verilog for a circuit: encoder, gate network, per-class popcount, argmax.
+
+Interface of the top module ``NAME`` (combinational) ::
+
+    input  [F*W-1:0] x           feature f is x[f*W +: W], an unsigned W-bit integer
+                                 (with no encoder: x is the input bit vector, W = 1)
+    output [K-1:0]   class_idx   argmax of the class counts, lowest index on ties (as torch/NumPy)
+    output [C*B-1:0] counts      ones per class; class k is counts[k*B +: B]
+
+With ``pipeline=N`` (N >= 1) the top also has ``clk``, ``rst`` (synchronous, clears the valid
+pipe only), ``in_valid`` and ``out_valid``: registers follow every N logic levels of the gate
+network, one more stage holds the network outputs' popcounts and one the argmax, so the latency
+is ``ceil(depth / N) + 2`` cycles (written into the module header). Every path from ``x`` to an
+output crosses the same number of registers, which ``gatelearn verify`` checks.
+
+Encoder: the model compares float32 features; hardware compares integers. For an integer x,
+``x > t`` equals ``x > floor(float32(t))`` and ``x == v`` needs v integral, so a bit becomes a
+comparator with an integer constant, or a constant when the threshold lies outside 0..2^W-1.
+W is the smallest width (at least 8, so images stay uint8) in which every constant is below
+2^W - 1: feeding a larger value saturated to 2^W - 1 then gives the same bits.
+
+The gate network is also emitted alone as ``NAME_net`` (``in_bits`` -> ``out_bits``), which the
+combinational top instantiates; each gate is the gate table's Verilog expression.
+
+The popcount is a balanced adder tree (:func:`tree_plan`), the argmax a balanced comparison
+tree in which the right operand wins only when strictly larger; :func:`reference_aig` builds
+the same function as an AIG straight from the IR for the equivalence proof.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..circuit.ir import Circuit
+from ..errors import InputError
+from ..fileio import atomic_write_text
+from ..gates import GATES
+from .aiger import AigBuilder, circuit_to_aig
+
+__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan",
+           "feature_width", "encoder_constants", "to_hw_features", "software_outputs", "write_verilog"]
+
+MIN_FEATURE_BITS = 8
+
+
+@dataclass
+class HwSpec:
+    name: str
+    features: int          # F: number of x fields
+    width: int             # W: bits per field
+    bits_input: bool       # True: x is the input bit vector
+    classes: int           # C
+    group: int             # outputs per class
+    count_bits: int        # B
+    class_bits: int        # K
+    pipeline: int          # 0: combinational
+    net_depth: int
+    latency: int           # cycles (0 when combinational)
+
+    @property
+    def x_bits(self) -> int:
+        return self.features * self.width
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------ encoder
+def encoder_constants(circuit: Circuit, width: int | None = None) -> list[tuple[str, int]]:
+    """Per input bit: ('gt', T) for x > T, ('eq', V) for x == V, or ('const', 0/1)."""
+    enc = circuit.encoder
+    if enc is None:
+        return [("bit", i) for i in range(circuit.num_inputs)]
+    val32 = enc.value.astype(np.float32).astype(np.float64)
+    out = []
+    top = None if width is None else (1 << width) - 1
+    for op, v in zip(enc.op.tolist(), val32.tolist()):
+        if op == 0:                     # gt: x > v  <=>  x > floor(v) for integer x
+            t = math.floor(v)
+            if t < 0:
+                out.append(("const", 1))
+            elif top is not None and t >= top:
+                out.append(("const", 0))
+            else:
+                out.append(("gt", t))
+        else:                           # eq
+            if v != math.floor(v) or v < 0 or (top is not None and v > top):
+                out.append(("const", 0))
+            else:
+                out.append(("eq", int(v)))
+    return out
+
+
+def feature_width(circuit: Circuit) -> int:
+    if circuit.encoder is None:
+        return 1
+    consts = [c for k, c in encoder_constants(circuit) if k in ("gt", "eq")]
+    need = max(consts, default=0) + 1
+    return max(MIN_FEATURE_BITS, int(need).bit_length())
+
+
+def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, width: int | None = None) -> HwSpec:
+    if circuit.head is None:
+        raise InputError("Verilog export needs a circuit with a GroupSum head (class outputs)")
+    if not name.isidentifier():
+        raise InputError(f"module name {name!r} is not a Verilog identifier")
+    if pipeline < 0:
+        raise InputError(f"--pipeline must be >= 0, got {pipeline}")
+    need = feature_width(circuit)
+    if width is None:
+        width = need
+    elif circuit.encoder is not None and width < need:
+        raise InputError(f"feature width {width} cannot hold the encoder's thresholds; need at least {need} bits")
+    C = circuit.head.classes
+    group = circuit.num_outputs // C
+    depth = circuit.depth()
+    stages = max(1, math.ceil(depth / pipeline)) if pipeline else 0
+    return HwSpec(name=name, features=circuit.encoder.num_features if circuit.encoder is not None else circuit.num_inputs,
+                  width=width if circuit.encoder is not None else 1, bits_input=circuit.encoder is None,
+                  classes=C, group=group, count_bits=max(1, group.bit_length()),
+                  class_bits=max(1, (C - 1).bit_length()), pipeline=pipeline, net_depth=depth,
+                  latency=stages + 2 if pipeline else 0)
+
+
+def to_hw_features(circuit: Circuit, spec: HwSpec, x: np.ndarray) -> np.ndarray:
+    """Raw features -> the unsigned integers the hardware takes (saturated to 2^W - 1).
+
+    Raises InputError for values that are not non-negative integers: the comparators are exact
+    only on integers.
+    """
+    x = np.asarray(x)
+    if spec.bits_input:
+        if not np.isin(x, (0, 1)).all():
+            raise InputError("bit inputs must be 0 or 1")
+        return x.astype(np.uint64)
+    xf = x.astype(np.float64)
+    if (xf < 0).any() or (xf != np.floor(xf)).any():
+        raise InputError("the hardware encoder takes non-negative integer features; these features have "
+                         "negative or fractional values")
+    return np.minimum(xf, (1 << spec.width) - 1).astype(np.uint64)
+
+
+# ------------------------------------------------------------------------------ trees
+def tree_plan(n: int) -> list[list[tuple[int, ...]]]:
+    """Balanced reduction of n leaves: per level, tuples of indices into the previous level
+    (pairs are combined, a single is passed up). Shared by the Verilog and the reference AIG."""
+    levels = []
+    while n > 1:
+        lvl = [(i, i + 1) for i in range(0, n - 1, 2)]
+        if n % 2:
+            lvl.append((n - 1,))
+        levels.append(lvl)
+        n = len(lvl)
+    return levels
+
+
+# ------------------------------------------------------------------------------ Verilog text
+def _gate_expr(op: int, a: str, b: str) -> str:
+    return GATES[op].verilog.format(a=a, b=b)
+
+
+def _net_lines(circuit: Circuit, src, dst) -> list[str]:
+    """Gate wires ``g<k>``; src(node) names an input bit."""
+    n = circuit.num_inputs
+    name = lambda v: src(v) if v < n else f"g{v - n}"  # noqa: E731
+    op, a, b = circuit.op.tolist(), circuit.a.tolist(), circuit.b.tolist()
+    lines = [f"  wire g{g} = {_gate_expr(op[g], name(a[g]), name(b[g]))};" for g in range(circuit.num_gates)]
+    lines += [f"  assign {dst}[{k}] = {name(o)};" for k, o in enumerate(circuit.outputs.tolist())]
+    return lines
+
+
+def _encoder_lines(circuit: Circuit, spec: HwSpec, dst: str) -> list[str]:
+    W = spec.width
+    lines = []
+    for i, (kind, c) in enumerate(encoder_constants(circuit, W if not spec.bits_input else None)):
+        if kind == "bit":
+            rhs = f"x[{c}]"
+        elif kind == "const":
+            rhs = f"1'b{c}"
+        else:
+            f = int(circuit.encoder.feature[i])
+            rhs = f"(x[{f * W} +: {W}] {'>' if kind == 'gt' else '=='} {W}'d{c})"
+        lines.append(f"  assign {dst}[{i}] = {rhs};")
+    return lines
+
+
+def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
+    """Per class, a balanced adder tree; widths grow by one bit per level, capped at B."""
+    lines = []
+    G, B = spec.group, spec.count_bits
+    for k in range(spec.classes):
+        cur = [(f"{bits}[{k * G + i}]", 1) for i in range(G)]
+        for lvl, plan in enumerate(tree_plan(G)):
+            nxt = []
+            for j, pair in enumerate(plan):
+                if len(pair) == 1:
+                    nxt.append(cur[pair[0]])
+                    continue
+                (x, wx), (y, wy) = cur[pair[0]], cur[pair[1]]
+                w = min(max(wx, wy) + 1, B)
+                nm = f"pc{k}_{lvl}_{j}"
+                lines.append(f"  wire [{w - 1}:0] {nm} = {_ext(x, wx, w)} + {_ext(y, wy, w)};")
+                nxt.append((nm, w))
+            cur = nxt
+        nm, w = cur[0] if cur else ("1'b0", 1)
+        lines.append(f"  assign {counts}[{k * B} +: {B}] = {_ext(nm, w, B)};")
+    return lines
+
+
+def _ext(sig: str, w: int, to: int) -> str:
+    return sig if w == to else f"{{{to - w}'d0, {sig}}}"
+
+
+def _argmax_lines(spec: HwSpec, counts: str, out: str) -> list[str]:
+    B, K = spec.count_bits, spec.class_bits
+    lines = []
+    cur = []
+    for k in range(spec.classes):
+        lines.append(f"  wire [{B - 1}:0] am_v_l_{k} = {counts}[{k * B} +: {B}];")
+        lines.append(f"  wire [{K - 1}:0] am_i_l_{k} = {K}'d{k};")
+        cur.append(f"l_{k}")
+    for lvl, plan in enumerate(tree_plan(spec.classes)):
+        nxt = []
+        for j, pair in enumerate(plan):
+            if len(pair) == 1:
+                nxt.append(cur[pair[0]])
+                continue
+            L, R = cur[pair[0]], cur[pair[1]]
+            nm = f"{lvl}_{j}"
+            # Right wins only when strictly larger: the lowest index wins ties.
+            lines.append(f"  wire am_s_{nm} = am_v_{R} > am_v_{L};")
+            lines.append(f"  wire [{B - 1}:0] am_v_{nm} = am_s_{nm} ? am_v_{R} : am_v_{L};")
+            lines.append(f"  wire [{K - 1}:0] am_i_{nm} = am_s_{nm} ? am_i_{R} : am_i_{L};")
+            nxt.append(nm)
+        cur = nxt
+    lines.append(f"  assign {out} = am_i_{cur[0]};")
+    return lines
+
+
+def _header(circuit: Circuit, spec: HwSpec) -> list[str]:
+    G = circuit.num_gates
+    lines = [
+        f"// {spec.name}: generated by gatelearn. Logic gate network with GroupSum head.",
+        f"//   gate network: {circuit.num_inputs} input bits, {G} gates, {circuit.num_outputs} outputs, "
+        f"depth {spec.net_depth}",
+        f"//   classes: {spec.classes}, {spec.group} outputs each; counts[k*{spec.count_bits} +: {spec.count_bits}]"
+        f" = ones of class k; class_idx = argmax (lowest index on ties)",
+    ]
+    if spec.bits_input:
+        lines.append(f"//   x[{spec.x_bits - 1}:0]: the encoded input bits")
+    else:
+        lines.append(f"//   x: {spec.features} unsigned {spec.width}-bit features, feature f = x[f*{spec.width} +: "
+                     f"{spec.width}]; saturate larger values to {(1 << spec.width) - 1} (exact: every "
+                     "threshold is below it)")
+    if spec.pipeline:
+        lines.append(f"//   pipelined: registers every {spec.pipeline} gate levels "
+                     f"({spec.latency - 2} network stages), then popcount and argmax stages.")
+        lines.append(f"//   LATENCY = {spec.latency} clock cycles: inputs taken with in_valid at a rising edge "
+                     f"appear at class_idx/counts with out_valid {spec.latency} edges later; one input per cycle.")
+        lines.append("//   rst (synchronous, active high) clears only the valid pipe.")
+    else:
+        lines.append("//   combinational (LATENCY = 0 cycles)")
+    return lines
+
+
+def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0,
+                 width: int | None = None) -> tuple[str, HwSpec]:
+    """Verilog text of the network module ``NAME_net`` and the top ``NAME``; and the HwSpec."""
+    circuit.validate()
+    spec = hw_spec(circuit, name, pipeline, width)
+    N, O, C, B, K = circuit.num_inputs, circuit.num_outputs, spec.classes, spec.count_bits, spec.class_bits
+    out = ["`default_nettype none", *_header(circuit, spec), ""]
+    # Network-only module: proven gate for gate against the IR by `gatelearn verify`.
+    out += [f"module {name}_net(input wire [{max(N, 1) - 1}:0] in_bits, output wire [{O - 1}:0] out_bits);",
+            *_net_lines(circuit, lambda v: f"in_bits[{v}]", "out_bits"), "endmodule", ""]
+    ports = [f"input wire [{spec.x_bits - 1}:0] x", f"output wire [{K - 1}:0] class_idx",
+             f"output wire [{C * B - 1}:0] counts"]
+    if not pipeline:
+        out += [f"module {name}(" + ", ".join(ports) + ");",
+                f"  localparam LATENCY = 0;",
+                f"  wire [{max(N, 1) - 1}:0] bits;",
+                *_encoder_lines(circuit, spec, "bits"),
+                f"  wire [{O - 1}:0] out_bits;",
+                f"  {name}_net net(.in_bits(bits), .out_bits(out_bits));",
+                *_popcount_lines(spec, "out_bits", "counts"),
+                *_argmax_lines(spec, "counts", "class_idx"),
+                "endmodule", ""]
+        return "\n".join(out), spec
+    out += [f"module {name}(input wire clk, input wire rst, input wire in_valid, output wire out_valid, "
+            + ", ".join(ports) + ");",
+            f"  localparam LATENCY = {spec.latency};",
+            f"  wire [{max(N, 1) - 1}:0] bits;",
+            *_encoder_lines(circuit, spec, "bits"),
+            *_pipelined_net(circuit, spec),
+            f"  wire [{C * B - 1}:0] counts_c;",
+            *_popcount_lines(spec, "net_q", "counts_c"),
+            f"  reg [{C * B - 1}:0] counts_q;",
+            "  always @(posedge clk) counts_q <= counts_c;",
+            f"  wire [{K - 1}:0] class_c;",
+            *_argmax_lines(spec, "counts_q", "class_c"),
+            f"  reg [{K - 1}:0] class_q;",
+            f"  reg [{C * B - 1}:0] counts_q2;",
+            "  always @(posedge clk) begin class_q <= class_c; counts_q2 <= counts_q; end",
+            "  assign class_idx = class_q;",
+            "  assign counts = counts_q2;",
+            f"  reg [{spec.latency - 1}:0] valid_pipe;",
+            f"  always @(posedge clk) valid_pipe <= rst ? {spec.latency}'d0 : "
+            f"{{valid_pipe[{spec.latency - 2}:0], in_valid}};",
+            f"  assign out_valid = valid_pipe[{spec.latency - 1}];",
+            "endmodule", ""]
+    return "\n".join(out), spec
+
+
+def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
+    """Gate network with a register boundary after every ``pipeline`` levels.
+
+    Stage of an input bit: 1; of a gate at level L: max(1, ceil(L / N)). An operand from an
+    earlier stage is read through a chain of registers ``r<node>_<s>`` (value of the node
+    registered at the end of stage s), so every operand arrives after the same number of edges.
+    The network outputs are registered at the end of the last stage into ``net_q``.
+    """
+    N = spec.pipeline
+    n = circuit.num_inputs
+    level = circuit.node_levels()
+    stage = np.maximum(1, -(-level // N))
+    last = max(1, spec.latency - 2)
+    need: dict[int, int] = {}          # node -> latest stage that reads it
+
+    def want(v: int, s: int):
+        if s > stage[v]:
+            need[v] = max(need.get(v, 0), s)
+
+    op, a, b = circuit.op.tolist(), circuit.a.tolist(), circuit.b.tolist()
+    from ..circuit.ir import USES_A, USES_B
+    ua, ub = USES_A[circuit.op].tolist(), USES_B[circuit.op].tolist()
+    for g in range(circuit.num_gates):
+        s = int(stage[n + g])
+        if ua[g]:
+            want(a[g], s)
+        if ub[g]:
+            want(b[g], s)
+    outs = circuit.outputs.tolist()
+    for o in outs:
+        want(o, last)                 # net_q registers the outputs as seen in the last stage
+
+    def base(v: int) -> str:
+        return f"bits[{v}]" if v < n else f"g{v - n}"
+
+    def at(v: int, s: int) -> str:
+        """Name of node v's value as seen in stage s."""
+        sv = int(stage[v])
+        return base(v) if s <= sv else f"r{v}_{s - 1}"
+
+    lines = []
+    for g in range(circuit.num_gates):
+        s = int(stage[n + g])
+        lines.append(f"  wire g{g} = {_gate_expr(op[g], at(a[g], s), at(b[g], s))};")
+    regs = []
+    for v, s_max in sorted(need.items()):
+        sv = int(stage[v])
+        for s in range(sv, s_max):
+            lines.append(f"  reg r{v}_{s};")
+            regs.append(f"r{v}_{s} <= {base(v) if s == sv else f'r{v}_{s - 1}'};")
+    lines.append(f"  reg [{len(outs) - 1}:0] net_q;")
+    regs += [f"net_q[{k}] <= {at(o, last)};" for k, o in enumerate(outs)]
+    lines.append("  always @(posedge clk) begin")
+    lines += [f"    {r}" for r in regs]
+    lines.append("  end")
+    return lines
+
+
+def write_verilog(circuit: Circuit, path: str | os.PathLike, name: str = "gatelearn_model", pipeline: int = 0,
+                  width: int | None = None) -> HwSpec:
+    text, spec = emit_verilog(circuit, name, pipeline, width)
+    atomic_write_text(path, text)
+    return spec
+
+
+# ------------------------------------------------------------------------------ software golden model
+def software_outputs(circuit: Circuit, x: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(class index, class counts) of the software model for raw features (or bits) x."""
+    cls, cnt = [], []
+    for lo in range(0, len(x), chunk):
+        xb = np.asarray(x[lo:lo + chunk])
+        bits = circuit.encoder.encode(xb) if circuit.encoder is not None else xb.astype(bool)
+        counts = circuit.class_counts(circuit.simulate(bits))
+        cnt.append(counts)
+        cls.append(np.argmax(counts, axis=1))
+    return np.concatenate(cls), np.concatenate(cnt)
+
+
+def _hex_rows(values: np.ndarray, width: int) -> list[str]:
+    """Rows of unsigned fields (field 0 in the low bits) as hex for $readmemh."""
+    values = np.asarray(values, np.uint64)
+    total = values.shape[1] * width
+    digits = (total + 3) // 4
+    if width == 8:
+        return [bytes(r[::-1].astype(np.uint8)).hex().rjust(digits, "0")[-digits:] for r in values]
+    rows = []
+    for r in values.tolist():
+        acc = 0
+        for f, v in enumerate(r):
+            acc |= int(v) << (f * width)
+        rows.append(format(acc, f"0{digits}x"))
+    return rows
+
+
+def emit_testbench(circuit: Circuit, spec: HwSpec, x: np.ndarray, prefix: str | None = None
+                   ) -> tuple[str, dict[str, str]]:
+    """Self-checking testbench ``NAME_tb`` and its vector files (name -> text).
+
+    Golden class indices and counts come from the software model (the IR simulation). The
+    testbench prints ``GATELEARN_TB vectors=N errors=E`` and writes every result to
+    ``NAME_results.txt`` ("class counts" in hex per line) for a bit-for-bit comparison.
+    """
+    name = spec.name
+    prefix = prefix or name
+    hx = to_hw_features(circuit, spec, x)
+    cls, cnt = software_outputs(circuit, x)
+    n = len(hx)
+    files = {f"{prefix}_x.hex": "\n".join(_hex_rows(hx, spec.width)) + "\n",
+             f"{prefix}_class.hex": "\n".join(format(int(c), "x") for c in cls) + "\n",
+             f"{prefix}_counts.hex": "\n".join(_hex_rows(cnt, spec.count_bits)) + "\n"}
+    XW, CB, K = spec.x_bits, spec.classes * spec.count_bits, spec.class_bits
+    decl = [
+        "`timescale 1ns/1ps",
+        f"// Self-checking testbench for {name}: {n} golden vectors from gatelearn's software model.",
+        f"module {name}_tb;",
+        f"  localparam N = {n};",
+        f"  reg [{XW - 1}:0] xmem [0:N-1];",
+        f"  reg [{K - 1}:0] kmem [0:N-1];",
+        f"  reg [{CB - 1}:0] cmem [0:N-1];",
+        f"  reg [{XW - 1}:0] x;",
+        f"  wire [{K - 1}:0] class_idx;",
+        f"  wire [{CB - 1}:0] counts;",
+        "  integer i, errors, fd;",
+        "  task check(input integer j); begin",
+        '    $fwrite(fd, "%h %h\\n", class_idx, counts);',
+        "    if (class_idx !== kmem[j] || counts !== cmem[j]) begin",
+        "      errors = errors + 1;",
+        '      if (errors <= 10) $display("MISMATCH vector %0d: class %0d (expected %0d) counts %h (expected %h)",'
+        " j, class_idx, kmem[j], counts, cmem[j]);",
+        "    end",
+        "  end endtask",
+        "  task load; begin",
+        f'    $readmemh("{prefix}_x.hex", xmem);',
+        f'    $readmemh("{prefix}_class.hex", kmem);',
+        f'    $readmemh("{prefix}_counts.hex", cmem);',
+        f'    fd = $fopen("{prefix}_results.txt", "w");',
+        "    errors = 0;",
+        "  end endtask",
+        "  task finish; begin",
+        "    $fclose(fd);",
+        '    $display("GATELEARN_TB vectors=%0d errors=%0d", N, errors);',
+        "    $finish;",
+        "  end endtask",
+    ]
+    if not spec.pipeline:
+        body = [f"  {name} dut(.x(x), .class_idx(class_idx), .counts(counts));",
+                "  initial begin",
+                "    load;",
+                "    for (i = 0; i < N; i = i + 1) begin",
+                "      x = xmem[i];",
+                "      #1 check(i);",
+                "    end",
+                "    finish;",
+                "  end"]
+    else:
+        body = ["  reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;",
+                "  wire out_valid;",
+                "  integer sent, got, cycles;",
+                "  always #5 clk = ~clk;",
+                f"  {name} dut(.clk(clk), .rst(rst), .in_valid(in_valid), .out_valid(out_valid), .x(x), "
+                ".class_idx(class_idx), .counts(counts));",
+                "  initial begin",
+                "    load;",
+                "    sent = 0; got = 0; cycles = 0; x = 0;",
+                "    repeat (3) @(posedge clk);",
+                "    @(negedge clk) rst = 1'b0;",
+                "    while (got < N && cycles < N + 100) begin",
+                "      // Drive on the falling edge, sample on the rising edge: no races.",
+                "      if (sent < N) begin x = xmem[sent]; in_valid = 1'b1; sent = sent + 1; end",
+                "      else in_valid = 1'b0;",
+                "      @(posedge clk);",
+                "      #1 if (out_valid) begin check(got); got = got + 1; end",
+                "      @(negedge clk);",
+                "      cycles = cycles + 1;",
+                "    end",
+                '    if (got < N) begin $display("MISMATCH: only %0d of %0d results arrived", got, N);'
+                " errors = errors + N - got; end",
+                "    finish;",
+                "  end"]
+    return "\n".join(decl + body + ["endmodule", ""]), files
+
+
+def parse_results(text: str, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The testbench's NAME_results.txt -> (class index, counts) arrays."""
+    cls, cnt = [], []
+    B, mask = spec.count_bits, (1 << spec.count_bits) - 1
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        k, c = line.split()
+        if "x" in (k + c).lower() or "z" in (k + c).lower():
+            raise InputError(f"simulation produced unknown values: {line}")
+        cls.append(int(k, 16))
+        v = int(c, 16)
+        cnt.append([(v >> (j * B)) & mask for j in range(spec.classes)])
+    return np.array(cls, np.int64), np.array(cnt, np.int64).reshape(-1, spec.classes)
+
+
+# ------------------------------------------------------------------------------ reference AIG
+def _ripple_add(g: AigBuilder, x: list[int], y: list[int], width: int) -> list[int]:
+    x = x + [0] * (width - len(x))
+    y = y + [0] * (width - len(y))
+    out, carry = [], 0
+    for i in range(width):
+        s = g.xor_(g.xor_(x[i], y[i]), carry)
+        carry = g.or_(g.and_(x[i], y[i]), g.and_(carry, g.xor_(x[i], y[i])))
+        out.append(s)
+    return out
+
+
+def _greater(g: AigBuilder, x: list[int], y: list[int]) -> int:
+    """x > y for unsigned little-endian literal vectors of equal length."""
+    gt = 0
+    for xi, yi in zip(x, y):
+        # gt over bits [i:0]: x_i & ~y_i, or equal bit i and gt below.
+        eq = g.xor_(xi, yi) ^ 1
+        gt = g.or_(g.and_(xi, yi ^ 1), g.and_(eq, gt))
+    return gt
+
+
+def reference_aig(circuit: Circuit, spec: HwSpec, extra_inputs: tuple[str, ...] = ()) -> bytes:
+    """The whole design's function (x -> class_idx, counts) as binary AIGER, built from the IR
+    alone: comparators from the encoder table, the IR's gates, ripple-carry adders in the tree
+    shape of :func:`tree_plan`, the argmax tree. Port bit names follow yosys' BLIF naming
+    (``x[3]``, ``counts[7]``), so ABC's ``cec`` matches the synthesized Verilog by name."""
+    W = spec.width
+    n_x = spec.x_bits
+    g = AigBuilder(n_x + len(extra_inputs))
+    xl = [g.input(i) for i in range(n_x)]
+    if spec.bits_input:
+        bits = xl[:circuit.num_inputs]
+    else:
+        bits = []
+        for i, (kind, c) in enumerate(encoder_constants(circuit, W)):
+            f = int(circuit.encoder.feature[i])
+            field = xl[f * W:(f + 1) * W]
+            if kind == "const":
+                bits.append(c)
+            elif kind == "gt":
+                acc = 0                       # x[j:0] > c[j:0], built from the LSB up
+                for j in range(W):
+                    acc = g.and_(field[j], acc) if (c >> j) & 1 else g.or_(field[j], acc)
+                bits.append(acc)
+            else:
+                acc = 1
+                for j in range(W):
+                    acc = g.and_(acc, field[j] if (c >> j) & 1 else field[j] ^ 1)
+                bits.append(acc)
+    _, outs = circuit_to_aig(circuit, g, bits)
+    G, B = spec.group, spec.count_bits
+    counts = []
+    for k in range(spec.classes):
+        cur = [[o] for o in outs[k * G:(k + 1) * G]]
+        for plan in tree_plan(G):
+            nxt = []
+            for pair in plan:
+                if len(pair) == 1:
+                    nxt.append(cur[pair[0]])
+                else:
+                    x, y = cur[pair[0]], cur[pair[1]]
+                    nxt.append(_ripple_add(g, x, y, min(max(len(x), len(y)) + 1, B)))
+            cur = nxt
+        v = cur[0] if cur else [0]
+        counts.append(v + [0] * (B - len(v)))
+    K = spec.class_bits
+    cur = [(counts[k], [(k >> j) & 1 for j in range(K)]) for k in range(spec.classes)]
+    for plan in tree_plan(spec.classes):
+        nxt = []
+        for pair in plan:
+            if len(pair) == 1:
+                nxt.append(cur[pair[0]])
+                continue
+            (lv, li), (rv, ri) = cur[pair[0]], cur[pair[1]]
+            s = _greater(g, rv, lv)
+            nxt.append(([g.mux(s, r, l) for r, l in zip(rv, lv)], [g.mux(s, r, l) for r, l in zip(ri, li)]))
+        cur = nxt
+    out_lits = list(cur[0][1]) + [lit for v in counts for lit in v]
+    out_names = [f"class_idx[{j}]" if K > 1 else "class_idx" for j in range(K)] + \
+                [f"counts[{j}]" for j in range(spec.classes * B)]
+    in_names = [f"x[{i}]" if n_x > 1 else "x" for i in range(n_x)] + list(extra_inputs)
+    return g.to_bytes(out_lits, in_names, out_names, f"gatelearn reference for {spec.name}")

@@ -1,0 +1,118 @@
+"""ABC (berkeley-abc): AIG optimisation, statistics and combinational equivalence checking.
+
+ABC exits 0 even when a command fails, so every call checks the output for ABC's error
+messages. It runs in a fresh temporary directory holding the ``abc.rc`` shipped with gatelearn
+(script aliases such as ``resyn2``; Debian ships no abc.rc).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ToolError
+from ._run import Tool, run, tail
+
+ABC = Tool("ABC", ("berkeley-abc", "abc"), "berkeley-abc", "GATELEARN_ABC")
+DEFAULT_SCRIPT = "strash; dc2; resyn2; dc2; resyn2"
+DEFAULT_TIMEOUT = 600.0
+
+# Messages ABC prints (with exit code 0) when a command fails.
+_ERRORS = re.compile(r"(Cannot open|has failed|Error:|is not defined|Unknown command|"
+                     r"cannot be|Cannot find|does not match|Reading .* failed)", re.I)
+_STATS = re.compile(r"i/o\s*=\s*(\d+)\s*/\s*(\d+).*?lat\s*=\s*(\d+).*?and\s*=\s*(\d+).*?lev\s*=\s*(\d+)", re.S)
+
+
+@dataclass
+class AigStats:
+    inputs: int
+    outputs: int
+    latches: int
+    ands: int
+    levels: int
+
+
+def available() -> bool:
+    return ABC.available()
+
+
+def abc_rc() -> Path:
+    return Path(str(resources.files("gatelearn.tools").joinpath("abc.rc")))
+
+
+def run_abc(commands: str, cwd: str | Path, timeout: float = DEFAULT_TIMEOUT, what: str = "running a script",
+            check: bool = True) -> str:
+    """Run ABC commands (``;``-separated) in ``cwd`` (which gets our abc.rc); check for errors."""
+    shutil.copyfile(abc_rc(), Path(cwd) / "abc.rc")
+    out = run(ABC, ["-c", commands], cwd, timeout, what)
+    bad = [line for line in out.splitlines() if _ERRORS.search(line) and "ABC command line" not in line]
+    if bad and not check:
+        return out
+    if bad:
+        raise ToolError(f"ABC failed while {what}: {bad[0].strip()}\n{tail(out)}")
+    return out
+
+
+def parse_stats(text: str) -> list[AigStats]:
+    return [AigStats(*map(int, m.groups())) for m in _STATS.finditer(text)]
+
+
+def optimize(src: Path, dst: Path, script: str = DEFAULT_SCRIPT, timeout: float = DEFAULT_TIMEOUT
+             ) -> tuple[AigStats, AigStats, str]:
+    """Optimise AIGER ``src`` with ``script``; write binary AIGER with symbols to ``dst``.
+
+    Returns (stats before, stats after, ABC's log). Statistics are ABC's own (after ``strash``).
+    """
+    if ";" in str(src) or ";" in str(dst):
+        raise ToolError(f"ABC cannot take file names containing ';' ({src}, {dst})")
+    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
+        out = run_abc(f"read {src}; strash; print_stats; {script}; strash; print_stats; write_aiger -s {dst}",
+                      tmp, timeout, f"optimising {src.name} with '{script}'")
+    stats = parse_stats(out)
+    if len(stats) < 2 or not dst.exists():
+        raise ToolError(f"ABC produced no result for {src} (script '{script}'):\n{tail(out)}")
+    return stats[0], stats[-1], out
+
+
+def stats(path: Path, timeout: float = 120.0) -> AigStats:
+    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
+        out = run_abc(f"read {path}; strash; print_stats", tmp, timeout, f"reading {path.name}")
+    found = parse_stats(out)
+    if not found:
+        raise ToolError(f"ABC printed no statistics for {path}:\n{tail(out)}")
+    return found[-1]
+
+
+@dataclass
+class CecResult:
+    equivalent: bool | None    # None: undecided (resource limit)
+    log: str
+
+
+def cec(a: Path, b: Path, timeout: float = DEFAULT_TIMEOUT, by_order: bool = False) -> CecResult:
+    """Combinational equivalence of two files (AIGER or BLIF), inputs/outputs matched by name
+    (by order with ``by_order``). Raises ToolError when ABC cannot read a file or times out."""
+    flags = "-n " if by_order else ""
+    limit = max(20, int(timeout) - 5)
+    with tempfile.TemporaryDirectory(prefix="gatelearn-cec-") as tmp:
+        out = run_abc(f"cec -T {limit} -C 1000000 {flags}{a} {b}", tmp, timeout,
+                      f"checking {Path(a).name} against {Path(b).name}", check=False)
+    if re.search(r"Cannot open|Reading .* failed|has failed\.\s*$", out.split("Miter")[0], re.I | re.M):
+        raise ToolError(f"ABC could not read {a} or {b}:\n{tail(out)}")
+    if re.search(r"non-driven nets", out):
+        # ABC ties undriven nets to 0; the real design leaves them undefined, so no proof.
+        raise ToolError(f"ABC found undriven nets in {a} or {b}; the equivalence would hold only with them tied "
+                        f"to 0, so nothing is proven:\n{tail(out)}")
+    if "Networks are equivalent" in out:
+        return CecResult(True, out)
+    if re.search(r"NOT EQUIVALENT|are not equivalent|output .* differ", out, re.I):
+        return CecResult(False, out)
+    if re.search(r"UNDECIDED|timed out|resource limit", out, re.I):
+        return CecResult(None, out)
+    if re.search(r"different number of|Miter computation has failed|cannot match|is not found", out, re.I):
+        # Interfaces differ (input/output counts or names): not equivalent, and the log says why.
+        return CecResult(False, out)
+    raise ToolError(f"ABC cec gave no verdict for {a} vs {b}:\n{tail(out)}")

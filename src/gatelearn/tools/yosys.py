@@ -1,0 +1,105 @@
+"""yosys: synthesis to gate-level BLIF (for equivalence proofs) and 6-LUT mapping (for reports)."""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolError
+from ._run import Tool, run, tail
+
+YOSYS = Tool("yosys", ("yosys",), "yosys", "GATELEARN_YOSYS")
+DEFAULT_TIMEOUT = 900.0
+
+
+def available() -> bool:
+    return YOSYS.available()
+
+
+def _quote(path) -> str:
+    s = str(path)
+    if any(c in s for c in ' ;"\n'):
+        raise ToolError(f"yosys scripts cannot take the path {s!r} (space, ';' or quote in it); move the run "
+                        "directory to a plain path")
+    return s
+
+
+def run_script(script: str, cwd, timeout: float, what: str) -> str:
+    return run(YOSYS, ["-q", "-p", script], cwd, timeout, what)
+
+
+def to_blif(sources: list[Path], top: str, out: Path, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Elaborate ``top`` and lower it to single-bit gates; flip-flops stay as BLIF ``.latch`` lines.
+
+    No ``opt``: yosys' optimisations may turn don't-care values into undriven nets, which ABC
+    would silently tie to 0 in an equivalence check. ``opt_clean -purge`` only removes unused
+    wires (without it write_blif leaves some aliased nets undriven)."""
+    reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
+    script = (f"{reads}; hierarchy -check -top {top}; proc; flatten; techmap; opt_clean -purge; "
+              f"write_blif {_quote(out)}")
+    with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
+        run_script(script, tmp, timeout, f"synthesising {top} from {', '.join(Path(s).name for s in sources)}")
+    if not out.exists():
+        raise ToolError(f"yosys wrote no BLIF for {top}")
+    return out
+
+
+@dataclass
+class LutReport:
+    luts: int
+    depth: int
+    flip_flops: int
+
+
+def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_TIMEOUT) -> LutReport:
+    """``synth -flatten; abc -lut k``: number of k-LUTs and the LUT depth (longest path of LUTs
+    between inputs / flip-flops and outputs / flip-flops)."""
+    reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
+    with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
+        js = Path(tmp) / "mapped.json"
+        run_script(f"{reads}; synth -flatten -top {top}; abc -lut {k}; opt_clean; write_json {js}", tmp, timeout,
+                   f"mapping {top} to {k}-LUTs")
+        try:
+            netlist = json.loads(js.read_text())
+        except (OSError, ValueError) as exc:
+            raise ToolError(f"yosys wrote no readable netlist for {top}: {exc}") from exc
+    mod = netlist.get("modules", {}).get(top)
+    if mod is None:
+        raise ToolError(f"yosys netlist has no module {top}")
+    driver: dict[int, list[int]] = {}
+    luts, ffs = [], 0
+    for cell in mod.get("cells", {}).values():
+        t = cell.get("type", "")
+        if t == "$lut":
+            ins = [b for b in cell["connections"].get("A", []) if isinstance(b, int)]
+            for b in cell["connections"].get("Y", []):
+                driver[b] = ins
+            luts.append(ins)
+        elif "DFF" in t.upper():
+            ffs += 1
+    depth: dict[int, int] = {}
+
+    def level(bit: int) -> int:
+        # Iterative longest path: nets not driven by a LUT (inputs, flip-flop outputs) are level 0.
+        stack = [bit]
+        while stack:
+            b = stack[-1]
+            if b in depth:
+                stack.pop()
+                continue
+            ins = driver.get(b)
+            if ins is None:
+                depth[b] = 0
+                stack.pop()
+                continue
+            todo = [i for i in ins if i not in depth]
+            if todo:
+                stack.extend(todo)
+            else:
+                depth[b] = 1 + max((depth[i] for i in ins), default=0)
+                stack.pop()
+        return depth[bit]
+
+    max_depth = max((level(b) for b in driver), default=0)
+    return LutReport(len(luts), max_depth, ffs)
