@@ -1,24 +1,220 @@
 """Kernels of the logic layer: y[:, j] = c0[j] + ca[j]*a + cb[j]*b + cab[j]*a*b, a = x[:, ia[j]], b = x[:, ib[j]].
 
 ``logic_forward`` is the one entry point the layers call. It uses the fused CPU extension
-when it is available and the tensors live on the CPU, and the pure-PyTorch reference
-otherwise (GPU tensors, or a machine where the extension cannot be built).
+(``logic_fused.cpp``, built on first use with torch.utils.cpp_extension and cached in torch's
+extensions folder) when it is available and the tensors are float32/float64 on the CPU, and the
+pure-PyTorch reference otherwise (GPU tensors, other dtypes, ``GATELEARN_NO_EXTENSION=1``, or a
+machine where the extension cannot be built; the last case warns once with the reason).
+
+The fused path works feature-major internally and returns ``y`` as a transposed view of an
+(out, B) tensor: values and shape are those of the reference, only the strides differ, and the
+next fused layer reads that view without a copy.
 """
 from __future__ import annotations
 
-import torch
+import contextlib
+import hashlib
+import os
+import threading
+import warnings
+import weakref
+from pathlib import Path
 
+import torch
+from torch.autograd.function import once_differentiable
+
+from ..errors import ToolError
 from .reference import logic_forward_reference
 
-__all__ = ["logic_forward", "logic_forward_reference", "fused_available"]
+__all__ = ["logic_forward", "logic_forward_reference", "fused_available", "fused_unavailable_reason",
+           "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
+
+NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
+_SOURCE = Path(__file__).with_name("logic_fused.cpp")
+_FLAGS = ["-O3", "-march=native", "-fopenmp"]
+
+_ext = None
+_ext_error: str | None = None
+_lock = threading.Lock()
+_default_fused: bool | None = None   # set by use_fused(); None = use whenever it applies
+
+
+def _disabled_by_env() -> bool:
+    return os.environ.get(NO_EXTENSION_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _cpu_tag() -> str:
+    """Short hash of the CPU's feature flags. -march=native code is only valid on a CPU with
+    the same features, and torch keys its build cache on source and flags only; putting this in
+    the extension name keeps a shared cache folder from handing out a binary that dies with
+    SIGILL (which no Python fallback could catch)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        flags = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
+    except OSError:
+        import platform
+        flags = platform.processor() + platform.machine()
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+def _ensure_ninja_on_path() -> None:
+    # torch's builder runs the `ninja` executable; with a virtualenv used without activation,
+    # the one pip installed is in the environment's bin folder but not on PATH.
+    try:
+        import ninja  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    bin_dir = getattr(ninja, "BIN_DIR", None)
+    if bin_dir and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def _load():
+    """The compiled module, building it on first use; None (after one warning) if it cannot be."""
+    global _ext, _ext_error
+    if _ext is not None or _ext_error is not None:
+        return _ext
+    with _lock:
+        if _ext is not None or _ext_error is not None:
+            return _ext
+        try:
+            _ensure_ninja_on_path()
+            from torch.utils.cpp_extension import load
+            _ext = load(name=f"gatelearn_logic_{_cpu_tag()}", sources=[str(_SOURCE)],
+                        extra_cflags=_FLAGS, extra_ldflags=["-fopenmp"], verbose=False)
+        except Exception as exc:   # no compiler, no headers, no OpenMP, build error: fall back
+            msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+            _ext_error = msg if len(msg) <= 400 else msg[:400] + " ..."
+            warnings.warn(f"gatelearn: the fused CPU logic kernel could not be built, training uses the "
+                          f"(slower) PyTorch reference path instead. Reason: {_ext_error}. "
+                          f"Set {NO_EXTENSION_ENV}=1 to skip the build attempt.", RuntimeWarning, stacklevel=3)
+    return _ext
 
 
 def fused_available() -> bool:
-    """True when the fused CPU kernel is built and loadable (builds it on first call)."""
-    return False
+    """True when the fused CPU kernel is built and loadable (builds it on first call, which takes
+    about a minute once per machine). False when ``GATELEARN_NO_EXTENSION=1`` is set."""
+    if _disabled_by_env():
+        return False
+    return _load() is not None
+
+
+def fused_unavailable_reason() -> str | None:
+    """Why the fused kernel is not used (None when it is available)."""
+    if _disabled_by_env():
+        return f"disabled by {NO_EXTENSION_ENV}=1"
+    return None if _load() is not None else _ext_error
+
+
+@contextlib.contextmanager
+def use_fused(enabled: bool | None):
+    """Within the block, ``logic_forward(..., fused=None)`` uses the fused kernel (True), the
+    reference (False) or whichever applies (None). For benchmarks and A/B checks."""
+    global _default_fused
+    prev, _default_fused = _default_fused, enabled
+    try:
+        yield
+    finally:
+        _default_fused = prev
+
+
+class FusedWiring:
+    """The wiring in the form the kernel wants: int32 indices and the inverse index (for every
+    input, which (gate, operand) read it) that lets the backward pass own each grad_x row
+    without atomics. Built once per wiring; ``matches`` tells whether a cached one is stale."""
+
+    def __init__(self, idx_a: torch.Tensor, idx_b: torch.Tensor, in_features: int):
+        out = idx_a.numel()
+        if 2 * out >= 2 ** 31 or in_features >= 2 ** 31:
+            raise ValueError(f"layer too large for the fused kernel's int32 indices ({in_features} -> {out})")
+        ia = idx_a.detach().to("cpu", torch.int64).reshape(-1)
+        ib = idx_b.detach().to("cpu", torch.int64).reshape(-1)
+        if out and (min(int(ia.min()), int(ib.min())) < 0 or max(int(ia.max()), int(ib.max())) >= in_features):
+            raise ValueError(f"wiring indices must be in 0..{in_features - 1}")
+        self.in_features = int(in_features)
+        self.idx_a = ia.to(torch.int32).contiguous()
+        self.idx_b = ib.to(torch.int32).contiguous()
+        reader = torch.cat([ia, ib])                                  # input read by each entry
+        code = torch.cat([torch.arange(out) * 2, torch.arange(out) * 2 + 1])   # gate << 1 | operand
+        # Stable sort keeps each input's readers in gate order, so the backward walks the grad
+        # rows of one input in increasing address order.
+        order = torch.sort(reader, stable=True).indices
+        self.inv_entries = code[order].to(torch.int32).contiguous()
+        counts = torch.bincount(reader, minlength=in_features)
+        self.inv_offsets = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]).to(torch.int32).contiguous()
+        # Identity of the source tensors: the same objects at the same version hold the same values
+        # (load_state_dict and every in-place write bump the version).
+        self._src = (weakref.ref(idx_a), idx_a._version, weakref.ref(idx_b), idx_b._version)
+
+    def matches(self, idx_a: torch.Tensor, idx_b: torch.Tensor, in_features: int) -> bool:
+        ra, va, rb, vb = self._src
+        return (ra() is idx_a and rb() is idx_b and va == idx_a._version and vb == idx_b._version
+                and in_features == self.in_features)
+
+
+def _feature_major(t: torch.Tensor) -> torch.Tensor:
+    """(B, n) -> contiguous (n, B). Free when ``t`` is already a transposed view (a fused layer's
+    output or grad); one copy otherwise."""
+    tt = t.t()
+    return tt if tt.is_contiguous() else tt.contiguous()
+
+
+class _FusedLogic(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coeffs, wiring):
+        xT = _feature_major(x)
+        coeffs = coeffs.contiguous()
+        yT = _ext.forward(xT, wiring.idx_a, wiring.idx_b, coeffs)
+        ctx.save_for_backward(xT, coeffs)
+        ctx.wiring = wiring
+        return yT.t()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        xT, coeffs = ctx.saved_tensors
+        w = ctx.wiring
+        need_x, need_c = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gxT, gc = _ext.backward(_feature_major(grad_y).to(xT.dtype), xT, w.idx_a, w.idx_b, coeffs,
+                                w.inv_offsets, w.inv_entries, need_x, need_c)
+        return (gxT.t() if need_x else None), (gc if need_c else None), None
+
+
+def _fused_applies(x: torch.Tensor, coeffs: torch.Tensor) -> str | None:
+    """None if the fused kernel can compute this call, else why not."""
+    if x.device.type != "cpu" or coeffs.device.type != "cpu":
+        return "the fused kernel runs on CPU tensors only"
+    if x.dtype not in (torch.float32, torch.float64) or coeffs.dtype != x.dtype:
+        return f"the fused kernel needs float32 or float64 x and coeffs of the same dtype (got {x.dtype}, {coeffs.dtype})"
+    if x.dim() != 2:
+        return f"the fused kernel needs x of shape (batch, in), got {tuple(x.shape)}"
+    return None
 
 
 def logic_forward(x: torch.Tensor, idx_a: torch.Tensor, idx_b: torch.Tensor,
-                  coeffs: torch.Tensor, *, fused: bool | None = None) -> torch.Tensor:
-    """Batch-major (B, in) -> (B, out). ``fused=None`` picks the fastest available path."""
-    return logic_forward_reference(x, idx_a, idx_b, coeffs)
+                  coeffs: torch.Tensor, *, fused: bool | None = None,
+                  cache: dict | None = None) -> torch.Tensor:
+    """Batch-major (B, in) -> (B, out). ``fused=None`` picks the fastest available path;
+    ``fused=True`` insists on the fused kernel (ToolError/ValueError if it cannot be used),
+    ``fused=False`` uses the reference. ``cache`` is a dict the caller keeps (LogicLayer keeps
+    one per layer) where the prepared wiring is stored between calls."""
+    if fused is None:
+        fused = _default_fused
+    if fused is False:
+        return logic_forward_reference(x, idx_a, idx_b, coeffs)
+    why_not = _fused_applies(x, coeffs)
+    if fused is None:
+        if why_not is not None or not fused_available():
+            return logic_forward_reference(x, idx_a, idx_b, coeffs)
+    else:
+        if why_not is not None:
+            raise ValueError(f"fused=True: {why_not}; pass fused=None to fall back to the reference")
+        if not fused_available():
+            raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
+    in_features = x.shape[1]
+    wiring = cache.get("fused_wiring") if cache is not None else None
+    if wiring is None or not wiring.matches(idx_a, idx_b, in_features):
+        wiring = FusedWiring(idx_a, idx_b, in_features)
+        if cache is not None:
+            cache["fused_wiring"] = wiring
+    return _FusedLogic.apply(x, coeffs, wiring)

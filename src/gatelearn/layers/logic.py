@@ -69,6 +69,9 @@ class LogicLayer(nn.Module):
         self.register_buffer("idx_a", idx_a)
         self.register_buffer("idx_b", idx_b)
         self.weight = nn.Parameter(P.init_weights(parametrization, init, self.out_features, gen))
+        # The fused kernel's prepared wiring (int32 indices, inverse index), rebuilt only when the
+        # idx buffers change; not state: it is derived from idx_a / idx_b.
+        self._kernel_cache: dict = {}
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, connections={self.connections!r}, "
@@ -95,4 +98,5 @@ class LogicLayer(nn.Module):
             check_binary(x, "LogicLayer")
         if self.grad_factor != 1.0 and torch.is_grad_enabled() and x.requires_grad:
             x = _ScaleGrad.apply(x, self.grad_factor)
-        return logic_forward(x, self.idx_a, self.idx_b, self.coefficients().to(x.dtype))
+        return logic_forward(x, self.idx_a, self.idx_b, self.coefficients().to(x.dtype),
+                             cache=self._kernel_cache)
