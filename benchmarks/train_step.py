@@ -36,6 +36,17 @@ def dense_spec(inputs: int, layers: int, width: int, classes: int, parametrizati
             "seed": seed}
 
 
+def conv_preset_spec(name: str, seed: int) -> dict:
+    """Model spec of a convolutional training preset (its image-shaped encoder, its layers)."""
+    from gatelearn.training.presets import layer_specs, make_config
+    config = make_config(name)
+    enc = dict(config["encoder"])
+    c, h, w = enc["image"]
+    enc["features"] = c * h * w
+    return {"encoder": enc, "layers": layer_specs(config),
+            "head": {"kind": "groupsum", "classes": 10, "tau": config["tau"]}, "seed": seed}
+
+
 # Named model shapes. A preset is a function of the parsed arguments returning a spec, so a
 # convolutional model can be added here (or passed with --spec) once its layer kind exists.
 PRESETS = {
@@ -44,6 +55,8 @@ PRESETS = {
     # DLGN "small" from the 2022 paper (MNIST 20x20 crop = 400 bits, 6 x 8,000, tau 10)
     "mnist-small": lambda a: dense_spec(400, 6, 8000, 10, a.parametrization, a.sampling,
                                         a.connections, 10.0, a.seed),
+    # LogicTreeNet S for MNIST (2024): logic-tree convolutions + OR pooling + 3 dense layers
+    "mnist-conv-s": lambda a: conv_preset_spec("mnist-conv-s", a.seed),
 }
 
 
