@@ -252,6 +252,7 @@ TRAIN_ONE_STEP = """
 """
 
 
+@pytest.mark.slow
 def test_env_var_forces_reference_path():
     r = _run(TRAIN_ONE_STEP, {"GATELEARN_NO_EXTENSION": "1"})
     assert r.returncode == 0, r.stderr
@@ -259,6 +260,7 @@ def test_env_var_forces_reference_path():
     assert "TOOLERROR" in r.stdout and "GATELEARN_NO_EXTENSION" in r.stdout
 
 
+@pytest.mark.slow
 def test_build_failure_warns_once_and_trains(tmp_path):
     # An empty extensions folder and a compiler that always fails: the build is attempted, fails,
     # and the package warns once with the reason, then trains on the reference path.
