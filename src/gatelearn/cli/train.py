@@ -1,0 +1,71 @@
+"""``gatelearn train``: train a preset into a run directory.
+
+    gatelearn train --preset monk1 --out runs/monk1
+    gatelearn train --preset mnist-small --iterations 2000 --threads 2
+    gatelearn train --out runs/monk1 --resume                  # continue from the checkpoint
+    torchrun --nproc_per_node 2 -m gatelearn.cli.main train --preset adult --distributed
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def register(subparsers) -> None:
+    from ..layers.parametrization import PARAMETRIZATIONS, SAMPLINGS
+    from ..training.presets import preset_names
+    p = subparsers.add_parser("train", help="train a logic gate network from a preset",
+                              description="Train a logic gate network. Writes metrics.jsonl, "
+                                          "checkpoint.safetensors, model.safetensors, summary.json, "
+                                          "accuracy.png and gates.png into --out.",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"training preset: {', '.join(preset_names())} (optional with --resume)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/PRESET)")
+    p.add_argument("--data-dir", metavar="DIR", help="where to look for dataset files")
+    p.add_argument("--iterations", type=int, metavar="N", help="optimizer steps (preset's by default)")
+    p.add_argument("--batch-size", type=int, metavar="B", help="global batch size")
+    p.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    p.add_argument("--tau", type=float, metavar="T", help="GroupSum temperature")
+    p.add_argument("--parametrization", choices=PARAMETRIZATIONS, help="gate parametrization of every layer")
+    p.add_argument("--sampling", choices=SAMPLINGS, help="soft relaxation or Gumbel straight-through")
+    p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
+    p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the processes started by torchrun (gloo, CPU)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..training import make_config, read_checkpoint_info, train, CHECKPOINT_FILE
+    overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
+                 "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
+                 "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
+                 "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
+                 "distributed": args.distributed}
+    if args.preset is None and not (args.resume and args.out):
+        raise InputError("--preset is required (or --resume with --out to continue a run)")
+    out = Path(args.out) if args.out else Path("runs") / args.preset
+    if args.resume:
+        # Only what was given on the command line is compared with / applied to the checkpoint's
+        # settings, so `--resume` alone continues exactly the run that was started.
+        saved = read_checkpoint_info(out / CHECKPOINT_FILE)["config"]
+        if args.preset is not None and args.preset != saved.get("preset"):
+            raise InputError(f"{out} holds a run of preset {saved.get('preset')!r}, not {args.preset!r}")
+        config = {k: v for k, v in overrides.items() if v is not None}
+    else:
+        config = make_config(args.preset, **overrides)
+    summary = train(config, out, resume=args.resume, progress=not args.no_progress)
+    if summary:   # rank 0 (the only rank with a summary when distributed)
+        gap = summary["gap"]
+        print(f"{summary['preset']}: hard accuracy {100 * summary['hard_accuracy']:.2f}% "
+              f"(relaxed {100 * summary['relaxed_accuracy']:.2f}%, gap {100 * gap:+.2f} pts), "
+              f"{summary['gates_used']}/{summary['gates']} gates used, {summary['iterations']} iterations "
+              f"in {summary['train_seconds']:.1f} s -> {out}")
+    return 0

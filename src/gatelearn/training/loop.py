@@ -1,0 +1,477 @@
+"""The training loop: ``train(config, out_dir)``.
+
+Reading order: set up (data -> bits, model, optimizer, maybe resume) -> loop (sample batch,
+step, every ``eval_every`` evaluate and log, every ``checkpoint_every`` checkpoint) -> finish
+(final evaluation, model, summary, plots).
+
+What it writes into ``out_dir`` (rank 0 only when distributed):
+
+    metrics.jsonl            one JSON line per evaluation, flushed as written
+    checkpoint.safetensors   model + optimizer + RNG state + metrics, for --resume
+    model.safetensors        the trained model (gatelearn.save), model.json beside it
+    summary.json             final numbers and the full config
+    accuracy.png, gates.png  plots
+
+Determinism: the initial weights come from the model spec's seed, the batches from a
+``torch.Generator`` seeded with the run's seed, and Gumbel noise (drawn inside the layers from
+torch's global generator) from ``torch.manual_seed(seed)``. Evaluation draws no random numbers,
+so how often one evaluates never changes the trained parameters, and a resumed run restores both
+generators and ends bit-identical to an uninterrupted one.
+
+Distributed (``distributed: True`` under torchrun, or with a process group already set up):
+every rank draws the same global batch from the same generator and trains on its contiguous
+slice; DistributedDataParallel averages the gradients, which equals the gradient of the global
+batch's mean loss because the slices are equal. Every rank seeds the global generator the same
+way, so the Gumbel samples (one per gate, shared by the batch) are the same on every rank, as
+they would be in one process. Rank 0 alone evaluates and writes files.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from ..fileio import atomic_write_text
+from ..layers.encoders import apply_encoder_override
+from ..model import LogicNet, build_model, save
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from .presets import layer_specs
+from .usage import gate_usage
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+ACCURACY_PLOT = "accuracy.png"
+GATES_PLOT = "gates.png"
+
+# Settings that may differ between a run and its resumption: they do not change the numbers.
+RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+# ------------------------------------------------------------------------------ helpers
+
+class _Scores(nn.Module):
+    """Encoded bits -> class scores (the model minus its encoder). Training feeds bits encoded
+    once up front, so the encoder does not run every step; this is also what DDP wraps."""
+
+    def __init__(self, model: LogicNet):
+        super().__init__()
+        self.model = model
+
+    def forward(self, bits: torch.Tensor) -> torch.Tensor:
+        h = bits
+        for layer in self.model.layers:
+            h = layer(h)
+        return self.model.head(h)
+
+
+class BatchSampler:
+    """Epochs of seeded random permutations; a batch may straddle two epochs.
+
+    Its whole state (generator, current permutation, position) goes into the checkpoint.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n = int(n)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.perm = torch.randperm(self.n, generator=self.gen)
+        self.pos = 0
+
+    def next(self, size: int) -> torch.Tensor:
+        parts, need = [], size
+        while need:
+            if self.pos == self.n:
+                self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
+            take = min(need, self.n - self.pos)
+            parts.append(self.perm[self.pos:self.pos + take])
+            self.pos += take
+            need -= take
+        return torch.cat(parts)
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        return {"batch_generator": self.gen.get_state(), "batch_perm": self.perm}, {"batch_pos": self.pos}
+
+    def load(self, tensors: dict[str, torch.Tensor], info: dict) -> None:
+        self.gen.set_state(tensors["batch_generator"])
+        self.perm = tensors["batch_perm"].clone()
+        self.pos = int(info["batch_pos"])
+
+
+@contextlib.contextmanager
+def soft_relaxation(model: nn.Module):
+    """Evaluate the relaxation without sampling.
+
+    With Gumbel straight-through sampling a train-mode forward is one randomly drawn discrete
+    network, not the relaxation, and drawing it would consume the training RNG. The relaxed
+    accuracy is therefore measured on the noise-free soft mixture (``sampling="soft"``): the
+    deterministic relaxed network whose distance to the hard network is the discretization gap.
+    """
+    changed = [m for m in model.modules() if getattr(m, "sampling", "soft") != "soft"]
+    saved = [m.sampling for m in changed]
+    for m in changed:
+        m.sampling = "soft"
+    try:
+        yield
+    finally:
+        for m, s in zip(changed, saved):
+            m.sampling = s
+
+
+@torch.no_grad()
+def encode(encoder: nn.Module, x, chunk: int = 8192) -> torch.Tensor:
+    """Raw features -> bits as a uint8 tensor (4x smaller than float; cast per batch)."""
+    x = torch.as_tensor(x)
+    parts = [encoder(x[i:i + chunk]).to(torch.uint8) for i in range(0, len(x), chunk)]
+    return torch.cat(parts) if parts else torch.zeros(0, getattr(encoder, "out_features", 0), dtype=torch.uint8)
+
+
+@torch.no_grad()
+def _eval_chunk(scores: "_Scores", bits: torch.Tensor, dtype) -> int:
+    """Samples per evaluation chunk: bound the largest activation (measured on one sample, so
+    any layer kind and shape works) to about 32 M values per chunk."""
+    if len(bits) == 0:
+        return 1
+    model = scores.model
+    was = model.training
+    model.train()
+    largest = bits[0].numel()
+    try:
+        with soft_relaxation(model):
+            h = bits[:1].to(dtype)
+            for layer in model.layers:
+                h = layer(h)
+                largest = max(largest, h.numel())
+    finally:
+        model.train(was)
+    return max(16, min(8192, (32 << 20) // largest))
+
+
+@torch.no_grad()
+def accuracy(scores: nn.Module, bits: torch.Tensor, y: torch.Tensor, dtype, *, hard: bool,
+             chunk: int | None = None) -> float:
+    """Accuracy of the hard (eval-mode) network, or of the soft relaxation (train mode, no noise)."""
+    model = scores.model
+    chunk = chunk or _eval_chunk(scores, bits, dtype)
+    was = model.training
+    model.train(not hard)
+    correct = 0
+    try:
+        with soft_relaxation(model):
+            for i in range(0, len(bits), chunk):
+                pred = scores(bits[i:i + chunk].to(dtype)).argmax(1)
+                correct += int((pred == y[i:i + chunk]).sum())
+    finally:
+        model.train(was)
+    return correct / max(1, len(bits))
+
+
+@torch.no_grad()
+def raw_accuracy(model: LogicNet, x, y, chunk: int = 4096) -> float:
+    """Accuracy of the complete saved model (encoder included) on raw inputs, in eval mode."""
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    correct = sum(int((model.predict(x[i:i + chunk]) == y[i:i + chunk]).sum()) for i in range(0, len(x), chunk))
+    return correct / max(1, len(x))
+
+
+class _StopOnSigint:
+    """First Ctrl-C: finish the current step, checkpoint, then raise KeyboardInterrupt (so the
+    checkpoint always holds a completed step). A second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _setup_distributed(config: dict) -> tuple[int, int, bool]:
+    """(rank, world size, whether we created the process group)."""
+    if not config.get("distributed"):
+        return 0, 1, False
+    import torch.distributed as dist
+    created = False
+    if not dist.is_initialized():
+        if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+            raise InputError("distributed training needs a launcher that sets RANK / WORLD_SIZE: "
+                             "run it as `torchrun --nproc_per_node N -m gatelearn.cli.main train --distributed ...`")
+        dist.init_process_group("gloo")
+        created = True
+    return dist.get_rank(), dist.get_world_size(), created
+
+
+def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
+    """The checkpoint's config, with the harmless changes from ``given``; other changes are errors."""
+    conflicts = [k for k, v in given.items()
+                 if k not in RESUMABLE_CHANGES and k in saved and v is not None and saved[k] != v]
+    if conflicts:
+        detail = ", ".join(f"{k}: checkpoint {saved[k]!r} vs now {given[k]!r}" for k in conflicts)
+        raise InputError(f"cannot resume {file} with different settings ({detail}); "
+                         f"only {', '.join(RESUMABLE_CHANGES)} may change")
+    config = dict(saved)
+    config.update({k: given[k] for k in RESUMABLE_CHANGES if given.get(k) is not None})
+    return config
+
+
+def _write_metrics_file(path: Path, metrics: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(m) + "\n" for m in metrics))
+
+
+# ------------------------------------------------------------------------------ train
+
+def train(config: dict, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
+          dataset=None) -> dict:
+    """Train as ``config`` says (see :func:`gatelearn.training.presets.make_config`); returns the
+    summary (also written to ``out_dir/summary.json``). ``dataset`` overrides loading
+    ``config["dataset"]`` (a :class:`gatelearn.data.Dataset`-like object; tests use synthetic ones)."""
+    return train_model(config, out_dir, resume=resume, progress=progress, dataset=dataset)[1]
+
+
+def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
+                dataset=None) -> tuple[LogicNet, dict]:
+    """Like :func:`train`, returning ``(model, summary)``."""
+    out_dir = Path(out_dir)
+    ckpt_file = out_dir / CHECKPOINT_FILE
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(ckpt_file)
+        config = _check_resume_config(ckpt["info"]["config"], config, ckpt_file)
+    elif ckpt_file.exists():
+        raise InputError(f"{out_dir} already holds a checkpoint of an earlier run; pass --resume to "
+                         f"continue it, or choose another --out (or delete {ckpt_file})")
+    config = dict(config)
+
+    rank, world, created_group = _setup_distributed(config)
+    master = rank == 0
+    if config.get("threads"):
+        torch.set_num_threads(int(config["threads"]))
+    if config.get("dtype", "float32") not in DTYPES:
+        raise InputError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
+    dtype = DTYPES[config.get("dtype", "float32")]
+    batch_size, iterations = int(config["batch_size"]), int(config["iterations"])
+    eval_every = max(1, int(config["eval_every"]))
+    checkpoint_every = max(1, int(config.get("checkpoint_every") or iterations))
+    if batch_size < 1 or iterations < 0:
+        raise InputError(f"batch_size must be >= 1 and iterations >= 0, got {batch_size}, {iterations}")
+    if batch_size % world:
+        raise InputError(f"the global batch ({batch_size}) must split evenly over {world} processes")
+    seed = int(config["seed"])
+
+    # --- data: encode to bits once ------------------------------------------------------
+    if dataset is None:
+        from ..data import load_dataset
+        dataset = load_dataset(config["dataset"], data_dir=config.get("data_dir"))
+    x_train, y_train = dataset.x_train, dataset.y_train
+    val = None
+    if config.get("validation"):
+        x_train, y_train, x_val, y_val = dataset.validation_split(config["validation"], seed)
+    # A preset's "encoder" options (e.g. image-shaped bits for convolutional layers) go over the
+    # dataset's fitted encoder; the thresholds stay the dataset's.
+    encoder = apply_encoder_override(dataset.make_encoder(), config.get("encoder"))
+    bits_train, y_train = encode(encoder, x_train), torch.as_tensor(y_train)
+    bits_test, y_test = encode(encoder, dataset.x_test), torch.as_tensor(dataset.y_test)
+    if config.get("validation"):
+        val = (encode(encoder, x_val), torch.as_tensor(y_val))
+    if len(bits_train) == 0:
+        raise InputError(f"dataset {config.get('dataset')!r} has no training rows")
+
+    # --- model and optimizer ----------------------------------------------------------------
+    spec = {"encoder": encoder.spec(), "layers": layer_specs(config),
+            "head": {"kind": "groupsum", "classes": int(dataset.classes), "tau": float(config["tau"])},
+            "seed": seed}
+    torch.manual_seed(seed)   # the global generator draws the Gumbel noise (same on every rank)
+    model = build_model(spec)
+    model.encoder.load_state_dict(encoder.state_dict())
+    model.to(dtype)
+    scores = _Scores(model)
+    if config["optimizer"] not in ("adam", "adamw"):
+        raise InputError(f"unknown optimizer {config['optimizer']!r}; choose adam or adamw")
+    opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.AdamW
+    optimizer = opt_cls(model.parameters(), lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)))
+    sampler = BatchSampler(len(bits_train), seed)
+
+    start, metrics, seconds_before = 0, [], 0.0
+    if ckpt is not None:
+        info = ckpt["info"]
+        if info["spec"] != model.spec:
+            raise InputError(f"{ckpt_file} was trained with a different model spec; cannot resume")
+        model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        sampler.load(ckpt["rng"], info)
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        start, metrics, seconds_before = int(info["iteration"]), list(info["metrics"]), float(info["train_seconds"])
+        if start > iterations:
+            raise InputError(f"{ckpt_file} is at iteration {start}, past the requested {iterations} iterations")
+    net: nn.Module = scores
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        # Wiring buffers never change, so there is nothing to broadcast each step (the keyword
+        # was renamed in recent torch).
+        import inspect
+        no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                   else "broadcast_buffers")
+        net = DDP(scores, **{no_sync: False})
+
+    metrics_path = out_dir / METRICS_FILE
+    if master:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # Drop lines logged after the checkpoint by an interrupted run: they will be redone.
+        _write_metrics_file(metrics_path, metrics)
+    t0 = time.perf_counter()
+
+    def elapsed() -> float:
+        return seconds_before + time.perf_counter() - t0
+
+    chunk = _eval_chunk(scores, bits_test if len(bits_test) else bits_train, dtype)
+
+    def evaluate(it: int, loss: float | None) -> dict:
+        relaxed = accuracy(scores, bits_test, y_test, dtype, hard=False, chunk=chunk)
+        hard = accuracy(scores, bits_test, y_test, dtype, hard=True, chunk=chunk)
+        line = {"iteration": it, "loss": loss, "relaxed_accuracy": relaxed, "hard_accuracy": hard,
+                "gap": relaxed - hard, "gates_used": gate_usage(model)["gates_used"]}
+        if val is not None:
+            line["val_relaxed_accuracy"] = accuracy(scores, *val, dtype, hard=False, chunk=chunk)
+            line["val_hard_accuracy"] = accuracy(scores, *val, dtype, hard=True, chunk=chunk)
+        line["elapsed"] = round(elapsed(), 3)
+        return line
+
+    def checkpoint(it: int) -> None:
+        rng_tensors, rng_info = sampler.state()
+        rng_tensors["torch"] = torch.get_rng_state()
+        save_checkpoint(ckpt_file, model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
+                        rng=rng_tensors,
+                        info={"iteration": it, "config": config, "spec": model.spec, "metrics": metrics,
+                              "train_seconds": elapsed(), "loss_sum": loss_sum, "loss_count": loss_count,
+                              **rng_info})
+
+    # --- the loop -------------------------------------------------------------------------
+    from tqdm import tqdm
+    bar = tqdm(total=iterations, initial=min(start, iterations), disable=not (progress and master),
+               desc=str(config.get("preset") or config.get("dataset")), dynamic_ncols=True, leave=True)
+    lo, hi = rank * (batch_size // world), (rank + 1) * (batch_size // world)
+    # The running loss since the last metrics line is part of the checkpoint, so a resumed run
+    # logs the same numbers as an uninterrupted one.
+    loss_sum, loss_count = (0.0, 0) if ckpt is None else (ckpt["info"]["loss_sum"], ckpt["info"]["loss_count"])
+    model.train()
+    with _StopOnSigint() as stop, (open(metrics_path, "a") if master else contextlib.nullcontext()) as log:
+        it = start
+        while it < iterations:
+            idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
+            loss = F.cross_entropy(net(bits_train[idx].to(dtype)), y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            it += 1
+            step_loss = loss.detach()
+            if world > 1:
+                import torch.distributed as dist
+                dist.all_reduce(step_loss)
+                step_loss /= world
+            loss_sum += float(step_loss)
+            loss_count += 1
+            if not math.isfinite(loss_sum):
+                raise InputError(f"training diverged at iteration {it} (loss {float(step_loss)}); lower --lr")
+            bar.update(1)
+            if master and (it % eval_every == 0 or it == iterations):
+                line = evaluate(it, loss_sum / loss_count)
+                if it % eval_every == 0:
+                    # Not after the extra line at the end of a run that stops off the eval grid: a
+                    # run resumed from there then logs the same losses as an uninterrupted one.
+                    loss_sum, loss_count = 0.0, 0
+                metrics.append(line)
+                log.write(json.dumps(line) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{line['loss']:.4f}", acc=f"{100 * line['hard_accuracy']:.2f}%",
+                                gap=f"{100 * line['gap']:+.2f}")
+            if master and (it % checkpoint_every == 0 or it == iterations or stop.requested):
+                checkpoint(it)
+            if stop.requested:
+                bar.close()
+                raise KeyboardInterrupt(f"training interrupted at iteration {it}; checkpoint in {ckpt_file}")
+    bar.close()
+    train_seconds = elapsed()
+
+    summary: dict = {}
+    if master:
+        summary = _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
+                          train_seconds, iterations, start, world, checkpoint)
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()   # files are complete before any rank returns
+        if created_group:
+            dist.destroy_process_group()
+    return model, summary
+
+
+def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
+            train_seconds, iterations, start, world, checkpoint) -> dict:
+    """Final evaluation, model, summary and plots (rank 0)."""
+    from .plots import plot_accuracy, plot_gates
+    if not metrics or metrics[-1]["iteration"] != iterations:
+        # Resumed after the end, or zero iterations: evaluate what there is.
+        last = {"iteration": iterations, "loss": None,
+                "relaxed_accuracy": accuracy(scores, bits_test, y_test, dtype, hard=False),
+                "hard_accuracy": accuracy(scores, bits_test, y_test, dtype, hard=True)}
+        last["gap"] = last["relaxed_accuracy"] - last["hard_accuracy"]
+        last["gates_used"] = gate_usage(model)["gates_used"]
+        last["elapsed"] = round(train_seconds, 3)
+        metrics.append(last)
+        with open(out_dir / METRICS_FILE, "a") as fh:
+            fh.write(json.dumps(last) + "\n")
+        checkpoint(iterations)
+    last = metrics[-1]
+    # The hard accuracy reported is that of the complete model on raw test inputs, i.e. exactly
+    # what `gatelearn.load(out_dir)` will compute, encoder included.
+    model.eval()
+    hard = raw_accuracy(model, dataset.x_test, dataset.y_test)
+    model.train()
+    usage = gate_usage(model)
+    save(model, out_dir)
+    summary = {
+        "preset": config.get("preset"),
+        "dataset": config.get("dataset"),
+        "hard_accuracy": hard,
+        "relaxed_accuracy": last["relaxed_accuracy"],
+        "gap": last["relaxed_accuracy"] - hard,
+        "gates": model.num_gates(),
+        "gates_used": usage["gates_used"],
+        "layers": usage["layers"],
+        "final_loss": next((m["loss"] for m in reversed(metrics) if m.get("loss") is not None), None),
+        "train_seconds": round(train_seconds, 3),
+        "seconds_per_iteration": round(train_seconds / max(1, iterations), 6),
+        "iterations": iterations,
+        "resumed_from": start or None,
+        "world_size": world,
+        "test_samples": int(len(dataset.y_test)),
+        "reference": config.get("reference"),
+        "config": config,
+    }
+    if "val_hard_accuracy" in last:
+        summary["val_hard_accuracy"] = last["val_hard_accuracy"]
+        summary["val_relaxed_accuracy"] = last["val_relaxed_accuracy"]
+    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    title = str(config.get("preset") or config.get("dataset") or "")
+    plot_accuracy(metrics, out_dir / ACCURACY_PLOT, title)
+    plot_gates(usage, out_dir / GATES_PLOT, title)
+    return summary

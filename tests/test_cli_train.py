@@ -1,0 +1,87 @@
+"""``gatelearn train`` end to end on the bundled MONK-1 data: files, the summary line, resume,
+errors with exit code 2, Ctrl-C leaving a resumable checkpoint, and torchrun --distributed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gatelearn.cli.main import main
+from gatelearn.training import CHECKPOINT_FILE, read_checkpoint_info
+
+BIN = Path(sys.executable).parent
+
+
+def test_train_cli_end_to_end_and_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "30", "--eval-every", "10",
+               "--threads", "1", "--no-progress", "--seed", "3"])
+    assert rc == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads((out / "summary.json").read_text())
+    assert line.startswith("monk1: hard accuracy ") and f"{100 * summary['hard_accuracy']:.2f}%" in line
+    assert summary["config"]["seed"] == 3 and summary["iterations"] == 30
+    for name in ("metrics.jsonl", "model.safetensors", "model.json", "accuracy.png", "gates.png", CHECKPOINT_FILE):
+        assert (out / name).is_file(), name
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+    # --resume with only --out continues the same run (seed 3 kept) to more iterations.
+    assert main(["train", "--out", str(out), "--resume", "--iterations", "40", "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["iterations"] == 40 and summary["resumed_from"] == 30 and summary["config"]["seed"] == 3
+
+    # Changing a setting that alters the numbers is refused, naming it.
+    assert main(["train", "--out", str(out), "--resume", "--lr", "0.5", "--no-progress"]) == 2
+    assert "lr" in capsys.readouterr().err
+    # Starting over into a directory with a checkpoint is refused too.
+    assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "5", "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_unknown_preset_exits_2(tmp_path, capsys):
+    assert main(["train", "--preset", "nope", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown preset 'nope'" in err and "monk1" in err and "mnist-small" in err
+    assert main(["train", "--no-progress"]) == 2
+    assert "--preset is required" in capsys.readouterr().err
+
+
+def test_ctrl_c_checkpoints_then_resume(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([str(BIN / "gatelearn"), "train", "--preset", "monk1", "--out", str(out),
+                             "--iterations", "1000000", "--eval-every", "5", "--checkpoint-every", "1000000",
+                             "--threads", "1", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    info = read_checkpoint_info(out / CHECKPOINT_FILE)
+    assert info["iteration"] >= 10 and "interrupted" in err
+    target = info["iteration"] + 3
+    assert main(["train", "--out", str(out), "--resume", "--iterations", str(target), "--no-progress"]) == 0
+    assert json.loads((out / "summary.json").read_text())["iterations"] == target
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(BIN)) is None, reason="torchrun not installed")
+def test_torchrun_distributed_cli(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2",
+                          "-m", "gatelearn.cli.main", "train", "--preset", "monk1", "--out", str(out),
+                          "--iterations", "20", "--eval-every", "10", "--distributed", "--no-progress"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["iterations"] == 20
+    assert res.stdout.count("monk1: hard accuracy") == 1   # only rank 0 reports

@@ -1,0 +1,271 @@
+"""Training loop: metrics, summary, plots, checkpoints and resume, gate usage, presets,
+distributed data parallelism, and short runs on the real bundled MONK-1 and Breast Cancer."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import gatelearn
+from gatelearn.data import Dataset, load_dataset
+from gatelearn.errors import FileFormatError, InputError
+from gatelearn.gates import BY_NAME
+from gatelearn.model import build_model
+from gatelearn.training import (CHECKPOINT_FILE, PRESETS, gate_usage, get_preset, layer_specs,
+                                make_config, train, train_model)
+from gatelearn.training.checkpoint import load_checkpoint
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def toy_dataset(n_train: int = 240, n_test: int = 120, seed: int = 0) -> Dataset:
+    """Four 3-valued categorical features; label = (f0 == 0) or (f1 == 2). One-hot: 12 bits."""
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        x = rng.integers(0, 3, size=(n, 4)).astype(np.float32)
+        y = ((x[:, 0] == 0) | (x[:, 1] == 2)).astype(np.int64)
+        return x, y
+
+    (xtr, ytr), (xte, yte) = part(n_train), part(n_test)
+    feats = [f"f{i}" for i in range(4)]
+    return Dataset("toy", xtr, ytr, xte, yte, 2, None, ["no", "yes"], feats,
+                   {f: ["a", "b", "c"] for f in feats})
+
+
+def toy_config(**overrides) -> dict:
+    """A tiny 2 x 24 network on the toy data (built from the monk1 preset's settings)."""
+    settings = dict(iterations=60, eval_every=20, checkpoint_every=30, batch_size=32, tau=2.0,
+                    threads=1, lr=0.05)
+    settings.update(overrides)
+    config = make_config("monk1", **settings)
+    config["layers"] = [{"kind": "logic", "out": 24}, {"kind": "logic", "out": 12}]
+    config["dataset"] = "toy"
+    return config
+
+
+def read_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def strip_time(lines: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k != "elapsed"} for m in lines]
+
+
+# ------------------------------------------------------------------------- loop outputs
+
+def test_train_writes_metrics_summary_model_and_plots(tmp_path):
+    ds = toy_dataset()
+    summary = train(toy_config(iterations=200, eval_every=50, checkpoint_every=100), tmp_path,
+                    progress=False, dataset=ds)
+    lines = read_metrics(tmp_path / "metrics.jsonl")
+    assert [m["iteration"] for m in lines] == [50, 100, 150, 200]
+    for m in lines:
+        assert {"iteration", "loss", "relaxed_accuracy", "hard_accuracy", "gap", "gates_used",
+                "elapsed"} <= set(m)
+        assert m["gap"] == pytest.approx(m["relaxed_accuracy"] - m["hard_accuracy"])
+        assert 0 < m["gates_used"] <= 36
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    for key in ("hard_accuracy", "relaxed_accuracy", "gap", "gates", "gates_used", "train_seconds",
+                "iterations", "preset", "config"):
+        assert key in summary
+    assert summary == json.loads((tmp_path / "summary.json").read_text())
+    assert summary["gates"] == 36 and summary["iterations"] == 200
+    # A one-OR-gate concept on 12 bits: a 2-layer net learns it.
+    assert summary["hard_accuracy"] >= 0.95
+    # The bit path used during training and the saved model on raw inputs agree.
+    assert summary["hard_accuracy"] == pytest.approx(lines[-1]["hard_accuracy"])
+    model = gatelearn.load(tmp_path)
+    pred = model.predict(torch.as_tensor(ds.x_test))
+    assert float((pred == torch.as_tensor(ds.y_test)).double().mean()) == pytest.approx(summary["hard_accuracy"])
+    for png in ("accuracy.png", "gates.png"):
+        data = (tmp_path / png).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 5000
+    assert load_checkpoint(tmp_path / CHECKPOINT_FILE)["info"]["iteration"] == 200
+
+
+def test_validation_split_is_logged(tmp_path):
+    summary = train(toy_config(validation=0.25, iterations=20, eval_every=10), tmp_path,
+                    progress=False, dataset=toy_dataset())
+    lines = read_metrics(tmp_path / "metrics.jsonl")
+    assert all("val_hard_accuracy" in m and "val_relaxed_accuracy" in m for m in lines)
+    assert 0.0 <= summary["val_hard_accuracy"] <= 1.0
+
+
+def test_evaluation_frequency_does_not_change_training(tmp_path):
+    # Evaluation draws no random numbers (Gumbel runs use the soft relaxation there).
+    ds = toy_dataset()
+    a, _ = train_model(toy_config(sampling="gumbel", iterations=30, eval_every=1), tmp_path / "a",
+                       progress=False, dataset=ds)
+    b, _ = train_model(toy_config(sampling="gumbel", iterations=30, eval_every=30), tmp_path / "b",
+                       progress=False, dataset=ds)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+# ------------------------------------------------------------------------- checkpoints
+
+@pytest.mark.parametrize("sampling", ["soft", "gumbel"])
+def test_resume_is_bit_identical(tmp_path, sampling):
+    ds = toy_dataset()
+    cfg = dict(sampling=sampling, iterations=40, eval_every=15, checkpoint_every=20, validation=0.2)
+    straight, _ = train_model(toy_config(**cfg), tmp_path / "straight", progress=False, dataset=ds)
+    # Stop half way (iteration 20 is not a multiple of eval_every: the running loss must carry over).
+    train(toy_config(**{**cfg, "iterations": 20}), tmp_path / "resumed", progress=False, dataset=ds)
+    assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)["info"]["iteration"] == 20
+    resumed, summary = train_model({"iterations": 40}, tmp_path / "resumed", resume=True,
+                                   progress=False, dataset=ds)
+    assert summary["resumed_from"] == 20 and summary["iterations"] == 40
+    sa, sb = straight.state_dict(), resumed.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), f"{k} differs after resume"
+    # Optimizer moments and metric lines match too.
+    ca = load_checkpoint(tmp_path / "straight" / CHECKPOINT_FILE)
+    cb = load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)
+    for idx, state in ca["optimizer_state"]["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, cb["optimizer_state"]["state"][idx][key]), (idx, key)
+    # The resumed run has one extra line: the end of its first part (iteration 20).
+    resumed_lines = [m for m in read_metrics(tmp_path / "resumed" / "metrics.jsonl") if m["iteration"] != 20]
+    assert strip_time(read_metrics(tmp_path / "straight" / "metrics.jsonl")) == strip_time(resumed_lines)
+
+
+def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
+    ds = toy_dataset()
+    train(toy_config(iterations=10, eval_every=10), tmp_path, progress=False, dataset=ds)
+    with pytest.raises(InputError, match="lr"):
+        train({"lr": 0.5, "iterations": 20}, tmp_path, resume=True, progress=False, dataset=ds)
+    with pytest.raises(InputError, match="--resume"):
+        train(toy_config(iterations=10), tmp_path, progress=False, dataset=ds)
+    with pytest.raises(FileFormatError, match="no checkpoint"):
+        train({}, tmp_path / "empty", resume=True, progress=False, dataset=ds)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupted_checkpoint_names_the_file(tmp_path, damage):
+    ds = toy_dataset()
+    train(toy_config(iterations=10, eval_every=10), tmp_path, progress=False, dataset=ds)
+    file = tmp_path / CHECKPOINT_FILE
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00" * 64 + data[64:])
+    with pytest.raises(FileFormatError, match=str(file).replace("\\", "\\\\")):
+        train({"iterations": 20}, tmp_path, resume=True, progress=False, dataset=ds)
+
+
+# ------------------------------------------------------------------------- gate usage
+
+def test_gate_usage_walks_back_through_operands_read():
+    spec = {"encoder": {"kind": "bits", "features": 4},
+            "layers": [{"kind": "logic", "out": 4}, {"kind": "logic", "out": 2}],
+            "head": {"kind": "groupsum", "classes": 2, "tau": 1.0}, "seed": 0}
+    model = build_model(spec)
+    l1, l2 = model.layers
+
+    def set_gates(layer, names, a, b):
+        with torch.no_grad():
+            layer.weight.fill_(0.0)
+            for j, name in enumerate(names):
+                layer.weight[j, BY_NAME[name].id] = 10.0
+            layer.idx_a.copy_(torch.tensor(a))
+            layer.idx_b.copy_(torch.tensor(b))
+
+    # Layer 2: gate 0 = `A` of layer-1 gate 1 (ignores its b = gate 2); gate 1 = NOT_B of gate 3.
+    set_gates(l2, ["A", "NOT_B"], [1, 0], [2, 3])
+    # Layer 1: gate 1 = AND, gate 3 = TRUE (reads nothing); gates 0 and 2 feed nothing used.
+    set_gates(l1, ["XOR", "AND", "OR", "TRUE"], [0, 0, 1, 2], [1, 1, 2, 3])
+    usage = gate_usage(model)
+    assert usage["gates"] == 6 and usage["gates_used"] == 4
+    first, last = usage["layers"]
+    assert (first["used"], last["used"]) == (2, 2)
+    assert first["kinds"][BY_NAME["AND"].id] == 1 and first["kinds"][BY_NAME["TRUE"].id] == 1
+    assert first["kinds"][BY_NAME["XOR"].id] == 0 and first["kinds"][BY_NAME["OR"].id] == 0
+
+
+# ------------------------------------------------------------------------- presets
+
+def test_presets_are_data_and_build_models():
+    for name in PRESETS:
+        preset = get_preset(name)
+        json.dumps(preset)   # plain data
+        for key in ("dataset", "layers", "tau", "optimizer", "lr", "batch_size", "iterations", "eval_every"):
+            assert key in preset, (name, key)
+        if all(layer["kind"] == "logic" for layer in preset["layers"]) and \
+                sum(layer["out"] for layer in preset["layers"]) <= 2000:
+            spec = {"encoder": {"kind": "bits", "features": 17}, "layers": layer_specs(preset),
+                    "head": {"kind": "groupsum", "classes": 2, "tau": preset["tau"]}, "seed": 0}
+            assert build_model(spec).num_gates() == sum(layer["out"] for layer in preset["layers"])
+    assert get_preset("adult")["layers"] == [{"kind": "logic", "out": 256}] * 5
+    assert get_preset("breast-cancer")["lr"] == 1e-3
+    assert [layer["out"] for layer in get_preset("mnist-large")["layers"]] == [64_000] * 6
+
+
+def test_overrides_reach_every_layer_generically():
+    config = make_config("monk1", parametrization="light", sampling="gumbel")
+    config["layers"] = config["layers"] + [{"kind": "flatten"}]
+    specs = layer_specs(config)
+    assert all(s["parametrization"] == "light" and s["sampling"] == "gumbel" for s in specs[:-1])
+    assert specs[-1] == {"kind": "flatten"}   # layers without the option are left alone
+
+
+def test_unknown_preset_and_setting():
+    with pytest.raises(InputError, match="known presets: .*monk1"):
+        get_preset("mnist-huge")
+    with pytest.raises(InputError, match="momentum"):
+        make_config("monk1", momentum=0.9)
+
+
+# ------------------------------------------------------------------------- real data
+
+def test_monk1_preset_reaches_100_percent(tmp_path):
+    summary = train(make_config("monk1", threads=1), tmp_path, progress=False)
+    assert summary["hard_accuracy"] == 1.0, summary["hard_accuracy"]
+
+
+def test_breast_cancer_short_run_matches_reloaded_model(tmp_path):
+    summary = train(make_config("breast-cancer", iterations=100, eval_every=50, threads=1),
+                    tmp_path, progress=False)
+    ds = load_dataset("breast-cancer")
+    model = gatelearn.load(tmp_path)
+    acc = float((model.predict(torch.as_tensor(ds.x_test)) == torch.as_tensor(ds.y_test)).double().mean())
+    assert acc == pytest.approx(summary["hard_accuracy"])
+    assert summary["gates"] == 640 and model.spec["head"]["tau"] == 20.0
+    assert len(read_metrics(tmp_path / "metrics.jsonl")) == 2
+
+
+# ------------------------------------------------------------------------- distributed
+
+def _distributed_worker(rank: int, world: int, init_file: str, out: str, config: dict) -> None:
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        model, _ = train_model(config, Path(out) / "run", progress=False, dataset=toy_dataset())
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(out) / f"rank{rank}.safetensors"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_matches_single_process(tmp_path):
+    from safetensors.torch import load_file
+    import torch.multiprocessing as mp
+    cfg = dict(sampling="gumbel", dtype="float64", iterations=12, eval_every=1, batch_size=16,
+               checkpoint_every=100)
+    mp.spawn(_distributed_worker, args=(2, str(tmp_path / "init"), str(tmp_path),
+                                        toy_config(distributed=True, **cfg)), nprocs=2, join=True)
+    r0, r1 = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), f"ranks disagree on {k}"
+    single, _ = train_model(toy_config(**cfg), tmp_path / "single", progress=False, dataset=toy_dataset())
+    for k, v in single.state_dict().items():
+        torch.testing.assert_close(r0[k], v, rtol=1e-9, atol=1e-12, msg=f"{k}: distributed != single")
+    dist_loss = [m["loss"] for m in read_metrics(tmp_path / "run" / "metrics.jsonl")]
+    single_loss = [m["loss"] for m in read_metrics(tmp_path / "single" / "metrics.jsonl")]
+    assert len(dist_loss) == 12
+    np.testing.assert_allclose(dist_loss, single_loss, rtol=1e-10)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["world_size"] == 2
