@@ -209,6 +209,23 @@ def test_wiring_cache_follows_load_state_dict():
             torch.testing.assert_close(a(x), b(x))
 
 
+@needs_fused
+def test_layer_with_filled_cache_can_be_pickled_and_copied(tmp_path):
+    import copy
+    layer = LogicLayer(12, 20, init="gaussian", seed=1)
+    x = torch.rand(5, 12)
+    y = layer(x).detach()
+    torch.save(layer, tmp_path / "layer.pt")        # whole-module pickle, cache included
+    again = torch.load(tmp_path / "layer.pt", weights_only=False)
+    clone = copy.deepcopy(layer)
+    clone.idx_a.copy_(torch.roll(clone.idx_a, 1))   # the copy's wiring diverges from the original
+    torch.testing.assert_close(again(x), y)
+    with kernels.use_fused(False):
+        expected = clone(x)
+    torch.testing.assert_close(clone(x), expected)
+    torch.testing.assert_close(layer(x).detach(), y)
+
+
 def test_unsupported_cases_use_reference_or_raise():
     x = torch.rand(3, 5, dtype=torch.bfloat16)
     c = torch.randn(4, 4, dtype=torch.bfloat16)

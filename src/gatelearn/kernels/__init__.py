@@ -146,7 +146,16 @@ class FusedWiring:
         # (load_state_dict and every in-place write bump the version).
         self._src = (weakref.ref(idx_a), idx_a._version, weakref.ref(idx_b), idx_b._version)
 
+    def __getstate__(self):
+        # Weak references cannot be pickled (torch.save of a whole model, deepcopy); a copy no
+        # longer knows its source tensors, so it never matches and gets rebuilt on first use.
+        state = dict(self.__dict__)
+        state["_src"] = None
+        return state
+
     def matches(self, idx_a: torch.Tensor, idx_b: torch.Tensor, in_features: int) -> bool:
+        if self._src is None:
+            return False
         ra, va, rb, vb = self._src
         return (ra() is idx_a and rb() is idx_b and va == idx_a._version and vb == idx_b._version
                 and in_features == self.in_features)
