@@ -155,7 +155,8 @@ def export(run_dir, formats=FORMATS, pipeline: int = 0, name: str = "gatelearn_m
 @dataclass
 class OptimizeResult:
     script: str
-    ands_before: int
+    ands_naive: int        # gate-by-gate translation of the input circuit, all gates
+    ands_before: int       # after ABC's strash (hashing, dead logic removed)
     levels_before: int
     ands_after: int
     levels_after: int
@@ -195,7 +196,7 @@ def optimize(run_dir, script: str | None = None, timeout: float = 600.0) -> Opti
     kept = bool(proven) and opt.num_gates < base.num_gates and (old is None or opt.num_gates <= old)
     if kept:
         opt.save(abc_file)
-    return OptimizeResult(script, before.ands, before.levels, after.ands, after.levels, base.num_gates, opt.num_gates,
+    return OptimizeResult(script, aiger.naive_and_count(base), before.ands, before.levels, after.ands, after.levels, base.num_gates, opt.num_gates,
                           base.depth(), opt.depth(), kept, proven, time.perf_counter() - t0,
                           str(abc_file) if kept else None)
 

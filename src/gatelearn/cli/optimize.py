@@ -25,7 +25,8 @@ def run(args) -> int:
         print(json.dumps(r.to_dict(), indent=2))
         return 0
     print(f"ABC script: {r.script}")
-    print(f"AND nodes : {r.ands_before} -> {r.ands_after} ({r.ands_before / max(r.ands_after, 1):.2f}x)")
+    print(f"AND nodes : {r.ands_naive} gate by gate, {r.ands_before} after strash -> {r.ands_after} after the script "
+          f"({r.ands_naive / max(r.ands_after, 1):.2f}x / {r.ands_before / max(r.ands_after, 1):.2f}x)")
     print(f"AIG levels: {r.levels_before} -> {r.levels_after}")
     print(f"IR gates  : {r.gates_before} -> {r.gates_after}; depth {r.depth_before} -> {r.depth_after}")
     print(f"cec       : {'proven equivalent' if r.proven else 'NOT proven'}")

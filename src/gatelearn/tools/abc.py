@@ -66,6 +66,7 @@ def optimize(src: Path, dst: Path, script: str = DEFAULT_SCRIPT, timeout: float 
 
     Returns (stats before, stats after, ABC's log). Statistics are ABC's own (after ``strash``).
     """
+    src, dst = Path(src).resolve(), Path(dst).resolve()   # ABC runs in a temporary directory
     if ";" in str(src) or ";" in str(dst):
         raise ToolError(f"ABC cannot take file names containing ';' ({src}, {dst})")
     with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
@@ -78,6 +79,7 @@ def optimize(src: Path, dst: Path, script: str = DEFAULT_SCRIPT, timeout: float 
 
 
 def stats(path: Path, timeout: float = 120.0) -> AigStats:
+    path = Path(path).resolve()
     with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
         out = run_abc(f"read {path}; strash; print_stats", tmp, timeout, f"reading {path.name}")
     found = parse_stats(out)
@@ -95,6 +97,7 @@ class CecResult:
 def cec(a: Path, b: Path, timeout: float = DEFAULT_TIMEOUT, by_order: bool = False) -> CecResult:
     """Combinational equivalence of two files (AIGER or BLIF), inputs/outputs matched by name
     (by order with ``by_order``). Raises ToolError when ABC cannot read a file or times out."""
+    a, b = Path(a).resolve(), Path(b).resolve()
     flags = "-n " if by_order else ""
     limit = max(20, int(timeout) - 5)
     with tempfile.TemporaryDirectory(prefix="gatelearn-cec-") as tmp:

@@ -18,7 +18,7 @@ def available() -> bool:
 
 
 def _quote(path) -> str:
-    s = str(path)
+    s = str(Path(path).resolve())   # yosys runs in a temporary directory
     if any(c in s for c in ' ;"\n'):
         raise ToolError(f"yosys scripts cannot take the path {s!r} (space, ';' or quote in it); move the run "
                         "directory to a plain path")
