@@ -226,6 +226,11 @@ def test_monk1_preset_reaches_100_percent(tmp_path):
     assert summary["hard_accuracy"] == 1.0, summary["hard_accuracy"]
 
 
+def test_monk3_preset_reaches_97_percent(tmp_path):
+    summary = train(make_config("monk3", threads=1), tmp_path, progress=False)
+    assert summary["hard_accuracy"] >= 0.97, summary["hard_accuracy"]
+
+
 def test_breast_cancer_short_run_matches_reloaded_model(tmp_path):
     summary = train(make_config("breast-cancer", iterations=100, eval_every=50, threads=1),
                     tmp_path, progress=False)
