@@ -59,15 +59,33 @@ def _load_extension():
             _EXT_FAILED = "disabled by GATELEARN_NO_FUSED_CONV"
             return None
         try:
-            from torch.utils.cpp_extension import load
-            src = Path(__file__).with_name("conv_tree.cpp")
-            _EXT = load(name="gatelearn_conv_tree", sources=[str(src)],
-                        extra_cflags=["-O3", "-march=native", "-fopenmp"],
-                        extra_ldflags=["-fopenmp"], verbose=False)
+            _EXT = _build()
         except Exception as exc:  # no compiler, headers or OpenMP: fall back, say why once
             _EXT_FAILED = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"gatelearn: fused conv-tree kernel unavailable, using PyTorch ({_EXT_FAILED[:200]})")
     return _EXT
+
+
+def _build():
+    """torch's ``load`` guards its build folder with a plain lock file that a killed process
+    leaves behind, after which every later load waits forever. We take an fcntl lock of our own
+    (released by the OS when its holder dies) around ``load``; while we hold it no gatelearn
+    process is building, so a leftover torch lock file is stale and is removed."""
+    import fcntl
+    from torch.utils.cpp_extension import load
+    src = Path(__file__).with_name("conv_tree.cpp")
+    root = Path(os.environ.get("GATELEARN_CACHE", Path.home() / ".cache" / "gatelearn"))
+    build_dir = root / "torch_extensions" / f"conv_tree_torch{torch.__version__.replace('+', '_')}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".gatelearn.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            (build_dir / "lock").unlink(missing_ok=True)
+            return load(name="gatelearn_conv_tree", sources=[str(src)], build_directory=str(build_dir),
+                        extra_cflags=["-O3", "-march=native", "-fopenmp"],
+                        extra_ldflags=["-fopenmp"], verbose=False)
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
 
 
 def fused_tree_available() -> bool:
