@@ -1,0 +1,61 @@
+"""gatelearn predict RUN_DIR --input FILE [--target c|numpy|torch]: class indices of raw inputs
+(.npy, .csv or IDX such as t10k-images-idx3-ubyte.gz), one per line or into --out."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import runs
+from ..backends import compile_circuit
+from ..backends.inputs import read_features
+from ..errors import InputError
+from ..fileio import atomic_path, atomic_write_text
+
+
+def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
+    """(scores, classes) for raw features x. torch: the model itself (scores = model output)."""
+    rd = runs.run_dir(run_dir)
+    if target == "torch":
+        import torch
+        model = runs.load_model(rd)
+        with torch.no_grad():
+            try:
+                scores = model(torch.as_tensor(x).to(torch.float32)).numpy()
+            except (RuntimeError, ValueError) as exc:
+                raise InputError(f"the model cannot read this input: {exc}") from exc
+        return scores, scores.argmax(1).astype(np.int32)
+    prog = compile_circuit(runs.best_circuit(rd), target)
+    pred = prog.run(x, threads=threads)
+    return pred.scores, pred.classes
+
+
+def run(args: argparse.Namespace) -> int:
+    x = read_features(args.input)
+    scores, classes = predict(args.run_dir, x, args.target, args.threads)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".npy":
+            with atomic_path(out) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, classes)
+        else:
+            atomic_write_text(out, "".join(f"{c}\n" for c in classes.tolist()))
+    else:
+        w = sys.stdout
+        for i, c in enumerate(classes.tolist()):
+            w.write(f"{c}" + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="classify raw inputs with the compiled circuit", description=__doc__)
+    p.add_argument("run_dir")
+    p.add_argument("--input", required=True, help=".npy (N, features), .csv, or IDX (MNIST) file")
+    p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="write class indices here (.npy, else text) instead of printing")
+    p.add_argument("--scores", action="store_true", help="print the class scores after each index")
+    p.set_defaults(func=run)
