@@ -84,6 +84,9 @@ def test_edge_batch_sizes(mnist_model, mnist_c, mnist_test, n):
         assert pred.scores.shape == (n, 10) and pred.classes.shape == (n,)
         if n:
             assert (pred.scores == model_counts(mnist_model, x)).all()
+        # without scores the C code takes the bit-sliced argmax path: same classes
+        alone = mnist_c.run_prepared(mnist_c.prepare(x), threads=threads, scores=False)
+        assert (alone.classes == pred.classes).all()
 
 
 def _adult():
@@ -155,6 +158,9 @@ def test_random_circuit_every_kind_c_and_numpy(random_program, seed, n, threads)
     for p in (prog, portable):
         got = p.run(x, threads=threads)
         assert (got.scores == expected).all() and (got.classes == (expected.argmax(1) if n else [])).all()
+        # classes alone (bit-sliced argmax; 9 outputs per class make ties common: first max wins)
+        alone = p.run_prepared(p.prepare(x), threads=threads, scores=False)
+        assert (alone.classes == got.classes).all()
         got = p.run(x.astype(np.float32), threads=threads)
         assert (got.scores == expected).all()
     assert (compile_circuit(c, "numpy").run(x).scores == expected).all()

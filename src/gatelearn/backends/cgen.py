@@ -12,14 +12,18 @@ Layout of the generated code (``NAME.c`` + ``NAME.h``; the API is documented in 
   (plane j holds the j-th bit of every feature), so one row of a sample is compared 64 features
   at a time against constant vectors (AVX-512BW / AVX2 compare-to-mask), then 64x64 bit blocks are
   transposed with word-wide operations (all lanes at once).
-* Gates: straight-line code ``S[d] = S[a] & ~S[b];``, the expression text taken from the one gate
-  table. ``S`` is the per-thread workspace; a node's slot is reused once its last reader has run
-  (a last-in-first-out free list, so a new value lands in a line that is still in cache). The code
-  is split into functions of a few thousand statements so the compiler's time stays linear.
-* GroupSum: per class a bit-sliced counter built from full adders (carry-save: every 3 words of
-  one weight become a sum word and a carry word of the next weight), fed directly by the output
-  gates (which are computed inline and never stored). The counter words of all classes are
-  transposed back (64 x 64 bit blocks) so each sample's class counts are a shift and a mask.
+* Gates: data, not code. The gates are grouped by logic level (gates of one level never read
+  each other) and, inside a level, by kind; each group is a *run* that writes consecutive
+  workspace slots. The evaluator is one fixed loop per gate kind,
+  ``d[i] = S[a[i]] & ~S[b[i]]`` with the expression text taken from the one gate table, over
+  static operand-index tables. The compiler's time no longer depends on the network's size (the
+  tables are just numbers) and the hot loop is the plain indexed loop. Slots are reused once the
+  last level that reads them has run (lowest free slot first), so the live workspace is about two
+  levels wide and stays in L2.
+* GroupSum: per class a bit-sliced counter (Harley-Seal carry-save adders over the class's output
+  bits, which are evaluated inside the counter loop and never stored; the items are sorted by gate
+  kind so this loop is branch-free too). The counter words of all classes are transposed back
+  (64 x 64 bit blocks) so each sample's class counts are a shift and a mask.
 * Blocks of samples are spread over threads with OpenMP when it is available.
 """
 from __future__ import annotations
@@ -36,9 +40,9 @@ from .common import encoding, num_classes, num_features
 
 __all__ = ["generate_c", "CSource", "encoder_planes", "DEFAULT_WORD_BITS"]
 
+MIN_RUN = 16      # shortest run of gates the slot allocator makes, unless fewer gates are left
+
 DEFAULT_WORD_BITS = 0      # 0: the widest the target has (512 with AVX-512F, else 256)
-STATEMENTS_PER_FUNCTION = 3000
-HEAD_OUTPUTS_PER_FUNCTION = 1024
 
 
 class CSource:
@@ -101,40 +105,108 @@ def _c_table(name: str, ctype: str, rows: np.ndarray, fmt) -> str:
     return f"static const GL_ALIGN {ctype} {name}[{rows.shape[0]}][{rows.shape[1]}] = {{\n{body}\n}};\n"
 
 
-# ----------------------------------------------------------------------------- gate order
-def dfs_order(c: Circuit, gates: np.ndarray, roots: np.ndarray) -> np.ndarray:
-    """Depth-first post-order of ``gates`` from ``roots``: a value is computed just before its
-    first reader, so half of all operand reads hit a line written moments ago."""
-    n = c.num_inputs
-    want = np.zeros(c.num_gates, bool)
-    want[gates] = True
-    seen = np.zeros(c.num_gates, bool)
-    ua, ub = USES_A[c.op], USES_B[c.op]
-    A, B = c.a.tolist(), c.b.tolist()
-    ua_l, ub_l, want_l, seen_l = ua.tolist(), ub.tolist(), want.tolist(), seen.tolist()
-    out: list[int] = []
-    for r in roots.tolist():
-        if r < n or not want_l[r - n] or seen_l[r - n]:
-            continue
-        stack = [(r - n, 0)]
-        while stack:
-            g, state = stack.pop()
-            if state == 0:
-                if seen_l[g]:
-                    continue
-                seen_l[g] = True
-                stack.append((g, 1))
-                # push b then a so a is visited first
-                for use, x in ((ub_l[g], B[g]), (ua_l[g], A[g])):
-                    if use and x >= n and want_l[x - n] and not seen_l[x - n]:
-                        stack.append((x - n, 0))
-            else:
-                out.append(g)
-    rest = np.flatnonzero(want & ~np.array(seen_l, bool))
-    order = np.array(out, np.int64)
-    if len(rest):   # gates no root reaches: keep them (topological order is preserved)
-        order = np.concatenate([rest, order])
-    return order
+# ----------------------------------------------------------------------------- schedule
+class Schedule:
+    """Where every value lives and in which order the gates run.
+
+    Gates are grouped by logic level (gates of one level never read each other) and, inside a
+    level, by kind; each group ("run") writes consecutive workspace slots, so the C side is one
+    branch-free indexed loop per run. Slots are reused once the last level reading them has run
+    (lowest free slot first), which keeps the live workspace to about two levels.
+    """
+
+    def __init__(self, c: Circuit, in_slot_of: np.ndarray, in_words: int):
+        n = c.num_inputs
+        ua, ub = USES_A[c.op], USES_B[c.op]
+        readers = np.zeros(c.num_nodes, np.int64)
+        np.add.at(readers, c.a[ua], 1)
+        np.add.at(readers, c.b[ub], 1)
+        out_times = np.bincount(c.outputs, minlength=c.num_nodes)
+        # Output gates read by no other gate and listed once are evaluated inside the class
+        # counters and never stored (saves a store and a load per output).
+        inline = np.zeros(c.num_nodes, bool)
+        cand = c.outputs[c.outputs >= n]
+        inline[cand] = (readers[cand] == 0) & (out_times[cand] == 1)
+        stored = np.flatnonzero(~inline[n:])
+        level = c.node_levels()
+        glev = level[n + stored]
+        INF = np.iinfo(np.int64).max
+        # last level that reads each node (INF: the head reads it)
+        last = np.full(c.num_nodes, -1, np.int64)
+        sa, sb = c.a[stored], c.b[stored]
+        np.maximum.at(last, sa[ua[stored]], glev[ua[stored]])
+        np.maximum.at(last, sb[ub[stored]], glev[ub[stored]])
+        outs = c.outputs
+        il = outs[inline[outs]] - n
+        head_read = np.concatenate([outs[~inline[outs]], c.a[il][ua[il]], c.b[il][ub[il]]])
+        last[head_read] = INF
+
+        slot = np.full(c.num_nodes, -1, np.int64)
+        slot[:n] = in_slot_of
+        cap = max(in_words, 64)
+        busy = np.zeros(cap, bool)
+        live_in = last[:n] >= 0
+        busy[in_slot_of[live_in]] = True
+        # frees[L]: slots whose last reader is at level L (free from level L + 1 on)
+        nodes_by_last = np.argsort(last, kind="stable")
+        lasts_sorted = last[nodes_by_last]
+        run_op, run_len, run_out, order = [], [], [], []
+        levels = np.unique(glev) if len(glev) else np.zeros(0, np.int64)
+        for L in levels.tolist():
+            # free the values no gate at level >= L reads
+            lo_ = np.searchsorted(lasts_sorted, 0)
+            hi_ = np.searchsorted(lasts_sorted, L, side="left")
+            done = nodes_by_last[lo_:hi_]
+            done = done[slot[done] >= 0]
+            busy[slot[done]] = False
+            last[done] = -1                               # freed once
+            nodes_by_last = np.concatenate([nodes_by_last[:lo_], nodes_by_last[hi_:]])
+            lasts_sorted = np.concatenate([lasts_sorted[:lo_], lasts_sorted[hi_:]])
+            gs = stored[glev == L]
+            # by kind, then by first operand's slot so that each run reads memory mostly forwards
+            key = np.lexsort((slot[c.a[gs]], c.op[gs]))
+            gs = gs[key]
+            ops = c.op[gs]
+            bounds = np.flatnonzero(np.diff(ops.astype(np.int64))) + 1
+            for grp in np.split(gs, bounds):
+                k = len(grp)
+                # Free intervals in address order; a run must be at least MIN_RUN long (or
+                # all that is left), since each run costs a table read and an indirect jump.
+                # Holes shorter than that are skipped; the end of the workspace grows freely.
+                edge = np.diff(np.r_[0, (~busy).astype(np.int8), 0])
+                starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+                pieces, left = [], k
+                for s0, s1 in zip(starts.tolist(), ends.tolist()):
+                    if s1 == cap:                      # the open end: take all that is left
+                        s1 = s0 + left
+                    m = min(s1 - s0, left)
+                    if m >= min(MIN_RUN, left):
+                        pieces.append((s0, m))
+                        left -= m
+                        if not left:
+                            break
+                if left:
+                    pieces.append((cap, left))
+                need = max(s0 + m for s0, m in pieces)
+                if need > cap:
+                    busy = np.concatenate([busy, np.zeros(need - cap, bool)])
+                    cap = need
+                take = np.concatenate([np.arange(s0, s0 + m) for s0, m in pieces])
+                busy[take] = True
+                slot[n + grp] = take
+                for s0, m in pieces:
+                    run_op.append(int(c.op[grp[0]]))
+                    run_len.append(int(m))
+                    run_out.append(int(s0))
+                order.append(grp)
+        self.order = np.concatenate(order) if order else np.zeros(0, np.int64)
+        self.run_op = np.array(run_op, np.int64)
+        self.run_len = np.array(run_len, np.int64)
+        self.run_out = np.array(run_out, np.int64)
+        self.slot = slot
+        self.slots = int(cap)
+        self.inline = inline
+        self.stored = len(stored)
 
 
 # ----------------------------------------------------------------------------- generation
@@ -142,11 +214,18 @@ def _expr(op: int, a: str, b: str) -> str:
     return GATES[op].c.format(a=a, b=b)
 
 
-def generate_c(circuit: Circuit, name: str = "gatelearn_net", order: str = "dfs",
+def _c_array(name: str, ctype: str, v: np.ndarray) -> str:
+    v = np.asarray(v).ravel()
+    if len(v) == 0:
+        v = np.zeros(1, np.int64)         # C forbids empty arrays
+    lines = ",".join(map(str, v.tolist()))
+    return f"static const {ctype} {name}[{len(v)}] = {{{lines}}};\n"
+
+
+def generate_c(circuit: Circuit, name: str = "gatelearn_net",
                word_bits: int = DEFAULT_WORD_BITS) -> CSource:
-    """Generate C for ``circuit``. ``order``: 'dfs' (depth-first from the outputs, better cache
-    locality) or 'topo' (the circuit's own order). ``word_bits`` is the default word width of the
-    native build (a compile-time macro, GL_WORD_BITS, can override it)."""
+    """Generate C for ``circuit``. ``word_bits`` is the default word width of the native build
+    (a compile-time macro, GL_WORD_BITS, can override it)."""
     c = circuit.validate()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise InputError(f"C name {name!r} is not a C identifier")
@@ -166,201 +245,52 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", order: str = "dfs"
     in_slot_of = plane * FP + feat             # input i lives in S[plane*FP + feature]
     IN_WORDS = P * FP
 
-    # Which output gates are computed inline inside the counters: gates read by no other gate
-    # and appearing exactly once among the outputs.
-    ua, ub = USES_A[c.op], USES_B[c.op]
-    readers = np.zeros(c.num_nodes, np.int64)
-    np.add.at(readers, c.a[ua], 1)
-    np.add.at(readers, c.b[ub], 1)
-    out_times = np.bincount(c.outputs, minlength=c.num_nodes)
-    is_gate_out = c.outputs >= n
-    inline = np.zeros(c.num_nodes, bool)
-    cand = c.outputs[is_gate_out]
-    inline[cand] = (readers[cand] == 0) & (out_times[cand] == 1)
-    stored = np.flatnonzero(~inline[n:])       # gates evaluated by the gate functions
-
-    if order == "dfs":
-        roots = c.outputs.copy()
-        # the operands of inline gates are what the counters read
-        il = c.outputs[inline[c.outputs]]
-        roots = np.concatenate([[x for pair in zip(c.a[il - n], c.b[il - n]) for x in pair]
-                                if len(il) else np.zeros(0, np.int64), roots]).astype(np.int64)
-        seq = dfs_order(c, stored, _first_occurrence(roots))
-    elif order == "topo":
-        seq = stored
-    else:
-        raise InputError(f"order must be 'dfs' or 'topo', got {order!r}")
-
-    # Reads in evaluation order: gate functions first, then the head in output order.
-    Gs = len(seq)
-    head_reads = []          # per output position: nodes read (inline gate: its operands)
-    for o in c.outputs.tolist():
-        if inline[o]:
-            g = o - n
-            head_reads.append([x for x, u in ((int(c.a[g]), ua[g]), (int(c.b[g]), ub[g])) if u])
-        else:
-            head_reads.append([o])
-    last = np.full(c.num_nodes, -1, np.int64)
-    sa, sb = c.a[seq], c.b[seq]
-    pos = np.arange(Gs)
-    # last use by gates (positions 0..Gs-1); np.maximum.at handles repeats
-    np.maximum.at(last, sa[ua[seq]], pos[ua[seq]])
-    np.maximum.at(last, sb[ub[seq]], pos[ub[seq]])
-    for k, reads in enumerate(head_reads):
-        for x in reads:
-            last[x] = max(last[x], Gs + k)
-
-    # Slot allocation: inputs are fixed; a gate takes the most recently freed slot.
-    slot = np.full(c.num_nodes, -1, np.int64)
-    slot[:n] = in_slot_of
-    free: list[int] = []
-    next_slot = IN_WORDS
-    frees_at: dict[int, list[int]] = {}
-    for x in range(n):
-        if last[x] >= 0:
-            frees_at.setdefault(int(last[x]), []).append(int(in_slot_of[x]))
-    # inputs read by nobody: their slots are free from the start (input words are rewritten per block)
-    used_in = set(in_slot_of[last[:n] >= 0].tolist())
-    free.extend(s for s in range(IN_WORDS - 1, -1, -1) if s not in used_in)
-    last_l = last.tolist()
-    seq_l = seq.tolist()
-    slot_l = slot.tolist()
-    for p, g in enumerate(seq_l):
-        for s in frees_at.pop(p, ()):
-            free.append(s)
-        if free:
-            s = free.pop()
-        else:
-            s = next_slot
-            next_slot += 1
-        slot_l[n + g] = s
-        lu = last_l[n + g]
-        if lu < 0:
-            free.append(s)                       # nobody reads it (cannot happen after remove_dead)
-        elif lu < Gs:
-            frees_at.setdefault(lu, []).append(s)
-    slot = np.array(slot_l, np.int64)
-    NSLOTS = next_slot
+    sch = Schedule(c, in_slot_of, IN_WORDS)
+    slot = sch.slot
+    seq = sch.order
+    NSLOTS = max(sch.slots, IN_WORDS)
     cpb = 64 // nbits                              # classes per 64-row counter block
     QB = -(-C // cpb)
     CNT = NSLOTS
-    parts_needed = -(-per // HEAD_OUTPUTS_PER_FUNCTION)
-    PART = CNT + QB * 64                           # partial counters of long groups
+    ABITS = max(1, (C - 1).bit_length())           # bits of a class index
+    ARG = CNT + QB * 64                            # bit-sliced argmax words
+    total_words = ARG + ABITS
 
-    def S(node: int) -> str:
-        return f"S[{slot_l[node]}]"
+    # Head items: per class, the output bits as (kind, operand slot, operand slot); an output
+    # that is stored (or an input) is read through the pass-through gate A. Sorted by kind so
+    # that the counter loop has no branch per item.
+    A_ID = 3
+    out_l = c.outputs
+    is_in = sch.inline[out_l]
+    g_out = np.where(is_in, out_l - n, 0)
+    h_op = np.where(is_in, c.op[g_out], A_ID)
+    h_a = np.where(is_in, slot[c.a[g_out]], slot[out_l])
+    h_b = np.where(is_in, slot[c.b[g_out]], slot[out_l])
+    h_a = np.where(is_in & ~USES_A[h_op], 0, h_a)      # operands a gate ignores may be any slot
+    h_b = np.where(is_in & ~USES_B[h_op], 0, h_b)
+    cls = np.repeat(np.arange(C), per)
+    # Constant outputs (common: the passes fold many output gates to FALSE / TRUE) cost nothing
+    # per block: a TRUE adds one to its class's starting count, a FALSE is dropped.
+    node_op = np.where(out_l >= n, c.op[np.maximum(out_l - n, 0)], A_ID)
+    const = (out_l >= n) & ((node_op == 0) | (node_op == 15))
+    cnt_init = np.bincount(cls[const & (node_op == 15)], minlength=C)
+    h_op, h_a, h_b, cls = h_op[~const], h_a[~const], h_b[~const], cls[~const]
+    key = np.lexsort((h_a, h_op, cls))
+    h_op, h_a, h_b, cls = h_op[key], h_a[key], h_b[key], cls[key]
+    hb = np.flatnonzero((np.diff(h_op.astype(np.int64)) != 0) | (np.diff(cls) != 0)) + 1
+    hstart = np.r_[0, hb].astype(np.int64) if len(h_op) else np.zeros(0, np.int64)
+    hrun_len = np.diff(np.r_[hstart, len(h_op)])
+    hrun_op, hrun_cls = h_op[hstart], cls[hstart]
+    cls_first_run = np.searchsorted(hrun_cls, np.arange(C + 1))
 
-    # ---- gate functions
-    funcs: list[str] = []
-    calls: list[str] = []
-    body: list[str] = []
-    op_l, a_l, b_l = c.op.tolist(), c.a.tolist(), c.b.tolist()
+    ga = np.where(USES_A[c.op[seq]], slot[c.a[seq]], 0) if len(seq) else np.zeros(0, np.int64)
+    gb = np.where(USES_B[c.op[seq]], slot[c.b[seq]], 0) if len(seq) else np.zeros(0, np.int64)
+    idx_t = "uint16_t" if total_words <= 0xFFFF else "uint32_t"
+    len_t = "uint32_t"
 
-    def flush(prefix: str):
-        if body:
-            fname = f"{name}_{prefix}{len(funcs)}"
-            funcs.append(f"static GL_NOINLINE void {fname}(word_t *restrict S)\n{{\n" + "\n".join(body) + "\n}\n")
-            calls.append(f"  {fname}(S);")
-            body.clear()
-
-    for g in seq_l:
-        body.append(f"  S[{slot_l[n + g]}] = {_expr(op_l[g], S(a_l[g]), S(b_l[g]))}; GL_BARRIER;")
-        if len(body) >= STATEMENTS_PER_FUNCTION:
-            flush("g")
-    flush("g")
-    gate_calls = list(calls)
-    calls.clear()
-
-    # ---- head functions: counters
-    head_funcs_start = len(funcs)
-
-    CT = PART + (parts_needed * nbits if parts_needed > 1 else 0)   # counter scratch slots
-    ct_size = 3 * nbits + 8
-    total_words = CT + ct_size
-
-    def counter(items, tmp_prefix):
-        """Bit-sliced count of items (C expression, weight) -> expressions of the counter bits
-        0..nbits-1. Pending words live in a few scratch slots (hot in L1); a gate expression is
-        evaluated only inside the adder that consumes it. Each adder is one block followed by a
-        barrier, which keeps the compiler's work linear (see GL_BARRIER)."""
-        pending: list[list[str]] = [[] for _ in range(nbits)]
-        pool = [f"S[{CT + i}]" for i in range(ct_size - 1, -1, -1)]
-        owned: set[str] = set()
-
-        def take() -> str:
-            t = pool.pop()
-            owned.add(t)
-            return t
-
-        def release(*xs):
-            for x in xs:
-                if x in owned:
-                    owned.discard(x)
-                    pool.append(x)
-
-        def add(t: str, w: int):
-            while w < nbits:
-                pending[w].append(t)
-                if len(pending[w]) < 3:
-                    return
-                x, y, z = pending[w]
-                release(x, y, z)
-                s_, t = take(), take()
-                body.append(f"  {{ const word_t x = {x}, y = {y}, z = {z}, u = x ^ y; {s_} = u ^ z; "
-                            f"{t} = (x & y) | (u & z); }} GL_BARRIER;")
-                pending[w] = [s_]
-                w += 1
-            release(t)          # a carry out of the top bit is zero: the count fits nbits
-
-        for expr, w in items:
-            add(expr, w)
-        for w in range(nbits):
-            while len(pending[w]) >= 2:
-                x, y = pending[w][:2]
-                release(x, y)
-                s_, cy = take(), take()
-                body.append(f"  {{ const word_t x = {x}, y = {y}; {s_} = x ^ y; {cy} = x & y; }} GL_BARRIER;")
-                pending[w] = [s_] + pending[w][2:]
-                add(cy, w + 1)
-        del tmp_prefix
-        return [pending[w][0] if pending[w] else "ZERO" for w in range(nbits)]
-
-    out_l = c.outputs.tolist()
-    for k in range(C):
-        group = out_l[k * per:(k + 1) * per]
-
-        def item(o):
-            if inline[o]:
-                g = o - n
-                return _expr(op_l[g], S(a_l[g]), S(b_l[g]))
-            return S(o)
-        q, r0 = divmod(k, cpb)
-        rows = [f"S[{CNT + q * 64 + (r0 * nbits) + w}]" for w in range(nbits)]
-        if parts_needed <= 1:
-            bits = counter([(item(o), 0) for o in group], "t")
-            body.extend(f"  {rows[w]} = {bits[w]}; GL_BARRIER;" for w in range(nbits))
-            flush(f"c{k}_")
-        else:
-            partial = []
-            for p in range(parts_needed):
-                sub = group[p * HEAD_OUTPUTS_PER_FUNCTION:(p + 1) * HEAD_OUTPUTS_PER_FUNCTION]
-                bits = counter([(item(o), 0) for o in sub], "t")
-                dst = [f"S[{PART + p * nbits + w}]" for w in range(nbits)]
-                body.extend(f"  {dst[w]} = {bits[w]}; GL_BARRIER;" for w in range(nbits))
-                partial.extend((dst[w], w) for w in range(nbits))
-                flush(f"c{k}_")
-            bits = counter(partial, "t")
-            body.extend(f"  {rows[w]} = {bits[w]}; GL_BARRIER;" for w in range(nbits))
-            flush(f"c{k}_")
-    # rows of the counter blocks that no class uses must be zero before the transpose
-    used_rows = {(k // cpb) * 64 + (k % cpb) * nbits + w for k in range(C) for w in range(nbits)}
-    zero_rows = [r for r in range(QB * 64) if r not in used_rows]
-    head_calls = list(calls)
-    del head_funcs_start
-
-    info = {"gates": G, "stored_gates": int(Gs), "inline_output_gates": int(inline.sum()),
+    info = {"gates": G, "stored_gates": int(sch.stored), "inline_output_gates": int(sch.inline.sum()),
             "slots": int(NSLOTS), "workspace_words": int(total_words), "planes": int(P),
-            "classes": int(C), "counter_bits": int(nbits), "order": order, "functions": len(funcs)}
+            "classes": int(C), "counter_bits": int(nbits), "gate_runs": int(len(sch.run_op))}
 
     h = _HEADER.format(NAME=name, UNAME=name.upper(), F=F, C=C, G=G, I=n, O=c.num_outputs)
     src = _SOURCE_TOP.format(NAME=name, WB=word_bits)
@@ -376,6 +306,10 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", order: str = "dfs"
 #define GL_NBITS {nbits}
 #define GL_CPB {cpb}
 #define GL_TOTAL_WORDS {total_words}
+#define GL_ARG {ARG}
+#define GL_ABITS {ABITS}
+#define GL_NRUNS {len(sch.run_op)}
+typedef {idx_t} gl_idx_t;
 """
     src += _c_table("GL_LO8", "uint8_t", lo8, str) + _c_table("GL_HI8", "uint8_t", hi8, str)
     src += _c_table("GL_LOF", "float", lof, _c_float) + _c_table("GL_HIF", "float", hif, _c_float)
@@ -388,22 +322,153 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", order: str = "dfs"
             lo_, hi_ = lo8[j, f0:f1], hi8[j, f0:f1]
             if F >= 64 and (hi_ == 255).all():
                 kind8[j, q] = 2 if (lo_ == 128).all() else 1
-    src += _c_table("GL_KIND8", "unsigned char", kind8, str)
-    src += _c_table("GL_KINDF", "unsigned char", np.zeros((P, NC), np.uint8), str)
+    # The encoder, unrolled over the (plane, 64-feature chunk) pairs that hold an input the
+    # circuit reads (the passes leave many unused: those chunks are neither compared nor
+    # transposed), with each chunk's u8 test fixed here (see gl_mask_u8).
+    used = np.zeros((P, NC), bool)
+    live_inputs = np.zeros(n, bool)
+    live_inputs[c.a[USES_A[c.op]][c.a[USES_A[c.op]] < n]] = True
+    live_inputs[c.b[USES_B[c.op]][c.b[USES_B[c.op]] < n]] = True
+    live_inputs[c.outputs[c.outputs < n]] = True
+    used[plane[live_inputs], feat[live_inputs] // 64] = True
+    enc = {"u8": [], "f32": []}
+    blocks = []
+    for j in range(P):
+        for q in range(NC):
+            if not used[j, q]:
+                continue
+            k = j * NC + q
+            blocks.append(k)
+            valid = min(64, F - q * 64)
+            for T, lo_t, hi_t, kind in (("u8", "GL_LO8", "GL_HI8", int(kind8[j, q])), ("f32", "GL_LOF", "GL_HIF", 0)):
+                enc[T].append(f"      U[at + (size_t){k * 64} * GL_LANES] = gl_mask_{T}(row + {q * 64}, "
+                              f"{lo_t}[{j}] + {q * 64}, {hi_t}[{j}] + {q * 64}, {valid}, {kind});")
+    info["encoded_chunks"] = len(blocks)
+    info["chunks"] = int(P * NC)
+    src += _c_array("GL_ENC_BLOCKS", "uint32_t", np.array(blocks, np.int64))
+    src += f"#define GL_NENC_BLOCKS {len(blocks)}\n"
+    # gate tables
+    src += _c_array("GL_GA", "gl_idx_t", ga) + _c_array("GL_GB", "gl_idx_t", gb)
+    src += _c_array("GL_RUN_OP", "uint8_t", sch.run_op) + _c_array("GL_RUN_LEN", len_t, sch.run_len)
+    src += _c_array("GL_RUN_OUT", len_t, sch.run_out)
+    # head tables
+    src += _c_array("GL_HA", "gl_idx_t", h_a) + _c_array("GL_HB", "gl_idx_t", h_b)
+    src += _c_array("GL_HRUN_OP", "uint8_t", hrun_op) + _c_array("GL_HRUN_LEN", len_t, hrun_len)
+    src += _c_array("GL_CLS_RUN", len_t, cls_first_run)
+    src += _c_array("GL_CNT_INIT", len_t, cnt_init)
+    used_rows = {(k // cpb) * 64 + (k % cpb) * nbits + w for k in range(C) for w in range(nbits)}
+    zero_rows = [r for r in range(QB * 64) if r not in used_rows]
+    src += _c_array("GL_ZERO_ROWS", "uint32_t", np.array(zero_rows, np.int64))
+    src += f"#define GL_NZERO_ROWS {len(zero_rows)}\n"
     src += _SOURCE_HELPERS
-    src += "\n".join(funcs)
-    src += "\nstatic void gl_network(word_t *restrict S)\n{\n" + "\n".join(gate_calls) + "\n"
-    src += "\n".join(head_calls) + "\n"
-    src += "".join(f"  S[{CNT + r}] = ZERO;\n" for r in zero_rows)
-    src += "}\n"
+    for T, ctype in (("u8", "uint8_t"), ("f32", "float")):
+        src += (f"\n/* Compare each sample's features against the thresholds, 64 at a time, into row (sample %"
+                f" 64) of each chunk's 64 x 64 block; then transpose the blocks into input words. */\n"
+                f"static void gl_encode_{T}(const {ctype} *x, size_t nb, word_t *S)\n{{\n"
+                f"  uint64_t *U = (uint64_t *)S;\n  size_t s, k;\n"
+                f"  if (nb < GL_BLOCK) memset(S, 0, sizeof(word_t) * GL_IN_WORDS);\n"
+                f"  for (s = 0; s < nb; s++) {{\n"
+                f"      const {ctype} *row = x + s * (size_t)GL_F;\n"
+                f"      const size_t at = (s % 64) * GL_LANES + s / 64;\n"
+                f"      int l;\n"
+                f"      /* the rows stream from memory: ask for a later row's lines ahead of use */\n"
+                f"      for (l = 0; s + GL_PREFETCH_ROWS < nb && l < GL_F * (int)sizeof({ctype}); l += 64)\n"
+                f"        __builtin_prefetch((const char *)(row + GL_PREFETCH_ROWS * GL_F) + l, 0, 0);\n"
+                + "\n".join(enc[T]) + "\n  }\n"
+                f"  for (k = 0; k < GL_NENC_BLOCKS; k++) gl_transpose64(S + (size_t)GL_ENC_BLOCKS[k] * 64);\n}}\n")
+    # one expression per gate kind, from the gate table: item j of the current run
+    src += "".join(f"#define GL_E{k}(j) {_expr(k, 'S[a[j]]', 'S[b[j]]')}\n" for k in range(16))
+    gate_cases = "\n".join(f"    case {k}: for (i = 0; i < len; i++) d[i] = GL_E{k}(i); break;"
+                           for k in range(16))
+    head_cases = "\n".join(f"      case {k}: GL_COUNT_RUN(GL_E{k}); break;" for k in range(16))
+    src += _SOURCE_NET.replace("{GATE_CASES}", gate_cases).replace("{HEAD_CASES}", head_cases)
     src += _SOURCE_API.replace("{NAME}", name)
     main = _fmt_main(name)
     return CSource(name, src, h, main, info)
 
 
-def _first_occurrence(x: np.ndarray) -> np.ndarray:
-    _, idx = np.unique(x, return_index=True)
-    return x[np.sort(idx)]
+_SOURCE_NET = r"""
+/* The gates: one indexed loop per run (gates of one level and one kind writing consecutive
+   slots). Gates of a run never read each other, so the loop is branch-free and its loads are
+   independent; the tables are read sequentially. */
+static void gl_gates(word_t *restrict S)
+{
+  const gl_idx_t *a = GL_GA, *b = GL_GB;
+  size_t r, i;
+  for (r = 0; r < GL_NRUNS; r++) {
+    word_t *d = S + GL_RUN_OUT[r];
+    const size_t len = GL_RUN_LEN[r];
+    switch (GL_RUN_OP[r]) {
+{GATE_CASES}
+    }
+    a += len; b += len;
+  }
+}
+
+/* Bit-sliced counter: add word x at weight 2^w (ripple; the count fits GL_NBITS bits). */
+static inline void gl_add(word_t *cnt, word_t x, int w)
+{
+  for (; w < GL_NBITS; w++) {
+    word_t t = cnt[w] & x;
+    cnt[w] ^= x;
+    x = t;
+  }
+}
+
+/* Carry-save adder: (h, l) = a + b + c as a two-bit number per lane. */
+#define GL_CSA(h, l, a_, b_, c_) do { const word_t u_ = (a_) ^ (b_), c2_ = (c_); \
+    h = ((a_) & (b_)) | (u_ & c2_); l = u_ ^ c2_; } while (0)
+
+/* Count one run of output bits (Harley-Seal: 8 items cost 7 carry-save adders and one ripple
+   at weight 8, instead of 8 ripples). `one`, `two`, `four` carry pending bits across runs. */
+#define GL_COUNT_RUN(E)                                                                     \
+  do {                                                                                    \
+    for (i = 0; i + 8 <= len; i += 8) {                                                   \
+      word_t tA, tB, fA, fB, e;                                                           \
+      GL_CSA(tA, one, one, E(i), E(i + 1));                                               \
+      GL_CSA(tB, one, one, E(i + 2), E(i + 3));                                           \
+      GL_CSA(fA, two, two, tA, tB);                                                       \
+      GL_CSA(tA, one, one, E(i + 4), E(i + 5));                                           \
+      GL_CSA(tB, one, one, E(i + 6), E(i + 7));                                           \
+      GL_CSA(fB, two, two, tA, tB);                                                       \
+      GL_CSA(e, four, four, fA, fB);                                                      \
+      gl_add(cnt, e, 3);                                                                  \
+    }                                                                                     \
+    for (; i < len; i++) gl_add(cnt, E(i), 0);                                            \
+  } while (0)
+
+/* The class counters: per class, counter bits to rows of the 64 x 64 blocks that are
+   transposed back (class k, bit w at row (k / GL_CPB) * 64 + (k % GL_CPB) * GL_NBITS + w). */
+static void gl_head(word_t *restrict S)
+{
+  const gl_idx_t *a = GL_HA, *b = GL_HB;
+  size_t r, i;
+  int k, w;
+  for (k = 0; k < GL_C; k++) {
+    word_t cnt[GL_NBITS], one = ZERO, two = ZERO, four = ZERO;
+    for (w = 0; w < GL_NBITS; w++) cnt[w] = ((GL_CNT_INIT[k] >> w) & 1) ? ONES : ZERO;
+    for (r = GL_CLS_RUN[k]; r < GL_CLS_RUN[k + 1]; r++) {
+      const size_t len = GL_HRUN_LEN[r];
+      switch (GL_HRUN_OP[r]) {
+{HEAD_CASES}
+      }
+      a += len; b += len;
+    }
+    gl_add(cnt, one, 0);
+    gl_add(cnt, two, 1);
+    gl_add(cnt, four, 2);
+    for (w = 0; w < GL_NBITS; w++)
+      S[GL_CNT + (k / GL_CPB) * 64 + (k % GL_CPB) * GL_NBITS + w] = cnt[w];
+  }
+  for (i = 0; i < GL_NZERO_ROWS; i++) S[GL_CNT + GL_ZERO_ROWS[i]] = ZERO;
+}
+
+static void gl_network(word_t *restrict S)
+{
+  gl_gates(S);
+  gl_head(S);
+}
+"""
 
 
 _HEADER = """\
@@ -426,12 +491,15 @@ _HEADER = """\
  *       in C, exactly as the model applies it (comparisons in float32; NaN encodes as 0).
  *       scores: n x {C} int32, the GroupSum counts (ones per class group; the model's score is
  *       count / tau), or NULL. classes: n int32 class indices (argmax, first maximum on ties),
- *       or NULL. threads: 1 or more (OpenMP); workspace must hold
+ *       or NULL. With scores NULL the class indices come from a bit-sliced argmax over the
+ *       counters (all samples of a block at once), the fastest way to classify. threads: 1 or more (OpenMP); workspace must hold
  *       {NAME}_workspace_bytes(threads) bytes. Returns 0, or -1 on a bad argument.
  *       Any n works, including 0 and 1.
  *
  * Build: cc -O2 -march=native -fopenmp -c {NAME}.c   (-DGL_PORTABLE: 64-bit words, no vector
- * extensions; -DGL_WORD_BITS=256 picks the word width).
+ * extensions; -DGL_WORD_BITS=256 picks the word width). The network is stored as tables (gate
+ * operands as workspace slot indices, one run per logic level and gate kind) read by a fixed
+ * evaluation loop, so the build takes about the same few seconds for any network size.
  */
 #ifndef {UNAME}_H
 #define {UNAME}_H
@@ -472,16 +540,12 @@ _SOURCE_TOP = """\
 
 #ifdef __GNUC__
 #define GL_ALIGN __attribute__((aligned(64)))
-#define GL_NOINLINE __attribute__((noinline))
-/* An empty asm with a memory clobber after every gate: the compiler then treats each gate as
-   load-operate-store on its own (which is what runs fastest anyway: values live in the
-   workspace, not in registers) instead of analysing thousands of memory accesses against each
-   other, which made GCC's time grow quadratically with the function size. */
-#define GL_BARRIER __asm__ __volatile__("" ::: "memory")
+/* the encoder's chunk kinds and lengths are constants only once the mask function is inlined */
+#define GL_INLINE inline __attribute__((always_inline))
 #else
-#define GL_BARRIER ((void)0)
+#define __builtin_prefetch(p, rw, loc) ((void)(p))
 #define GL_ALIGN
-#define GL_NOINLINE
+#define GL_INLINE inline
 #endif
 
 /* Word width: one bit per sample. Vector extensions let the compiler use the widest registers. */
@@ -497,6 +561,7 @@ _SOURCE_TOP = """\
 #endif
 #endif
 #define GL_LANES (GL_WORD_BITS / 64)
+#define GL_PREFETCH_ROWS 4
 #define GL_BLOCK (64 * GL_LANES)
 #if GL_WORD_BITS == 64
 typedef uint64_t word_t;
@@ -527,7 +592,7 @@ static void gl_transpose64(word_t *a)
 
 /* 64 features of one sample -> 64 bits: bit f = lo[f] <= x[f] <= hi[f]. `valid` features are
    read (the rest of the row may not exist); table padding has empty ranges. */
-static inline uint64_t gl_mask_u8(const uint8_t *x, const uint8_t *lo, const uint8_t *hi, int valid, int kind)
+static GL_INLINE uint64_t gl_mask_u8(const uint8_t *x, const uint8_t *lo, const uint8_t *hi, int valid, int kind)
 {
 #if !defined(GL_PORTABLE) && defined(__AVX512BW__)
   __mmask64 k = valid >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
@@ -577,7 +642,7 @@ static inline uint64_t gl_mask_u8(const uint8_t *x, const uint8_t *lo, const uin
 #endif
 }
 
-static inline uint64_t gl_mask_f32(const float *x, const float *lo, const float *hi, int valid, int kind)
+static GL_INLINE uint64_t gl_mask_f32(const float *x, const float *lo, const float *hi, int valid, int kind)
 {
 #if !defined(GL_PORTABLE) && defined(__AVX512F__)
   uint64_t m = 0;
@@ -604,45 +669,73 @@ static inline uint64_t gl_mask_f32(const float *x, const float *lo, const float 
 """
 
 _SOURCE_API = r"""
-/* One block: encode + transpose the inputs, run the network, transpose the counters back,
-   write scores and argmax. `nb` <= GL_BLOCK samples; lanes past nb hold zeros and are ignored. */
-#define GL_BLOCK_BODY(T, MASK, LO, HI, KIND)                                                       \
-  do {                                                                                    \
-    uint64_t *U = (uint64_t *)S;                                                          \
-    size_t s; int j, c, k;                                                                \
-    if (nb < GL_BLOCK) memset(S, 0, sizeof(word_t) * GL_IN_WORDS);                        \
-    for (s = 0; s < nb; s++) {                                                            \
-      const T *row = x + s * (size_t)GL_F;                                                \
-      size_t lane = s / 64, r = s % 64;                                                   \
-      for (j = 0; j < GL_PLANES; j++)                                                     \
-        for (c = 0; c < GL_NC; c++)                                                       \
-          U[((size_t)j * GL_FP + (size_t)c * 64 + r) * GL_LANES + lane] =                 \
-            MASK(row + c * 64, LO[j] + c * 64, HI[j] + c * 64, GL_F - c * 64, KIND[j][c]);  \
-    }                                                                                     \
-    for (k = 0; k < GL_PLANES * GL_NC; k++) gl_transpose64(S + (size_t)k * 64);           \
-    gl_network(S);                                                                        \
-    for (k = 0; k < GL_QB; k++) gl_transpose64(S + GL_CNT + (size_t)k * 64);              \
-    for (s = 0; s < nb; s++) {                                                            \
-      size_t lane = s / 64, r = s % 64;                                                   \
-      int32_t best = -1, arg = 0;                                                         \
-      for (k = 0; k < GL_C; k++) {                                                        \
-        uint64_t v = U[((size_t)GL_CNT + (size_t)(k / GL_CPB) * 64 + r) * GL_LANES + lane]; \
-        int32_t cnt = (int32_t)((v >> ((k % GL_CPB) * GL_NBITS)) & ((1ULL << GL_NBITS) - 1)); \
-        if (scores) scores[s * GL_C + k] = cnt;                                           \
-        if (cnt > best) { best = cnt; arg = k; }                                          \
-      }                                                                                   \
-      if (classes) classes[s] = arg;                                                      \
-    }                                                                                     \
-  } while (0)
+/* Class indices without the counts: a bit-sliced running maximum over the classes (strictly
+   greater replaces, so ties keep the first maximum, as torch.argmax), all samples of the block at
+   once; each sample then reads GL_ABITS bits instead of comparing GL_C counts. */
+static void gl_argmax(word_t *restrict S)
+{
+  word_t M[GL_NBITS], A[GL_ABITS];
+  int k, w;
+  for (w = 0; w < GL_NBITS; w++) M[w] = S[GL_CNT + w];          /* class 0 */
+  for (w = 0; w < GL_ABITS; w++) A[w] = ZERO;
+  for (k = 1; k < GL_C; k++) {
+    const word_t *cnt = S + GL_CNT + (k / GL_CPB) * 64 + (k % GL_CPB) * GL_NBITS;
+    word_t gt = ZERO, eq = ONES;
+    for (w = GL_NBITS - 1; w >= 0; w--) {               /* compare from the top bit down */
+      gt |= eq & cnt[w] & ~M[w];
+      eq &= ~(cnt[w] ^ M[w]);
+    }
+    for (w = 0; w < GL_NBITS; w++) M[w] = (cnt[w] & gt) | (M[w] & ~gt);
+    for (w = 0; w < GL_ABITS; w++) A[w] = ((k >> w) & 1) ? (A[w] | gt) : (A[w] & ~gt);
+  }
+  for (w = 0; w < GL_ABITS; w++) S[GL_ARG + w] = A[w];
+}
+
+/* One block: encode + transpose the inputs, run the network, then either the class indices alone
+   (bit-sliced argmax) or the counts too (transpose the counters back). `nb` <= GL_BLOCK samples;
+   lanes past nb hold garbage and are ignored. */
+static void gl_finish(word_t *S, size_t nb, int32_t *scores, int32_t *classes)
+{
+  const uint64_t *U = (const uint64_t *)S;
+  size_t s;
+  int k, j;
+  if (!scores) {
+    gl_argmax(S);
+    for (s = 0; s < nb; s++) {
+      const size_t lane = s / 64, r = s % 64;
+      int32_t arg = 0;
+      for (j = 0; j < GL_ABITS; j++)
+        arg |= (int32_t)((U[((size_t)GL_ARG + j) * GL_LANES + lane] >> r) & 1) << j;
+      if (classes) classes[s] = arg;
+    }
+    return;
+  }
+  for (k = 0; k < GL_QB; k++) gl_transpose64(S + GL_CNT + (size_t)k * 64);
+  for (s = 0; s < nb; s++) {
+    const size_t lane = s / 64, r = s % 64;
+    int32_t best = -1, arg = 0;
+    for (k = 0; k < GL_C; k++) {
+      uint64_t v = U[((size_t)GL_CNT + (size_t)(k / GL_CPB) * 64 + r) * GL_LANES + lane];
+      int32_t cnt = (int32_t)((v >> ((k % GL_CPB) * GL_NBITS)) & ((1ULL << GL_NBITS) - 1));
+      scores[s * GL_C + k] = cnt;
+      if (cnt > best) { best = cnt; arg = k; }
+    }
+    if (classes) classes[s] = arg;
+  }
+}
 
 static void gl_block_u8(const uint8_t *x, size_t nb, word_t *S, int32_t *scores, int32_t *classes)
 {
-  GL_BLOCK_BODY(uint8_t, gl_mask_u8, GL_LO8, GL_HI8, GL_KIND8);
+  gl_encode_u8(x, nb, S);
+  gl_network(S);
+  gl_finish(S, nb, scores, classes);
 }
 
 static void gl_block_f32(const float *x, size_t nb, word_t *S, int32_t *scores, int32_t *classes)
 {
-  GL_BLOCK_BODY(float, gl_mask_f32, GL_LOF, GL_HIF, GL_KINDF);
+  gl_encode_f32(x, nb, S);
+  gl_network(S);
+  gl_finish(S, nb, scores, classes);
 }
 
 static size_t gl_ws_words(void) { return ((size_t)GL_TOTAL_WORDS + 7) & ~(size_t)7; }

@@ -114,11 +114,10 @@ class CProgram:
     model, which compares in float32)."""
 
     def __init__(self, circuit: Circuit, name: str = "gatelearn_net", portable: bool = False,
-                 word_bits: int | None = None, order: str = "dfs", opt: str = "-O2"):
+                 word_bits: int | None = None, opt: str = "-O2"):
         self.circuit = circuit
         t0 = time.perf_counter()
-        self.source = generate_c(circuit, name=name, order=order,
-                                 word_bits=word_bits or DEFAULT_WORD_BITS)
+        self.source = generate_c(circuit, name=name, word_bits=word_bits or DEFAULT_WORD_BITS)
         self.generate_seconds = time.perf_counter() - t0
         self.path, self.compile_seconds = build_shared(self.source, portable, word_bits, opt)
         self.lib = ctypes.CDLL(str(self.path))
