@@ -41,6 +41,8 @@ from .common import encoding, num_classes, num_features
 __all__ = ["generate_c", "CSource", "encoder_planes", "DEFAULT_WORD_BITS"]
 
 MIN_RUN = 16      # shortest run of gates the slot allocator makes, unless fewer gates are left
+TABLE_LANES = 4    # operand tables are scaled for 4 x 64-bit lanes per word (256-bit, the AVX2 width)
+TILE_SLOTS = 4096  # window of second-operand slots a run works in at a time (128 KB of 256-bit words)
 
 DEFAULT_WORD_BITS = 0      # 0: the widest the target has (512 with AVX-512F, else 256)
 
@@ -163,8 +165,11 @@ class Schedule:
             nodes_by_last = np.concatenate([nodes_by_last[:lo_], nodes_by_last[hi_:]])
             lasts_sorted = np.concatenate([lasts_sorted[:lo_], lasts_sorted[hi_:]])
             gs = stored[glev == L]
-            # by kind, then by first operand's slot so that each run reads memory mostly forwards
-            key = np.lexsort((slot[c.a[gs]], c.op[gs]))
+            # By kind (runs), then in tiles: second operands within one window of TILE_SLOTS
+            # slots (which stays cached while the run passes over it), first operands in
+            # increasing order inside a tile (read forwards, so the prefetcher follows).
+            sb = np.where(USES_B[c.op[gs]], slot[c.b[gs]], 0)
+            key = np.lexsort((slot[c.a[gs]], sb // TILE_SLOTS, c.op[gs]))
             gs = gs[key]
             ops = c.op[gs]
             bounds = np.flatnonzero(np.diff(ops.astype(np.int64))) + 1
@@ -262,20 +267,22 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net",
     A_ID = 3
     out_l = c.outputs
     is_in = sch.inline[out_l]
-    g_out = np.where(is_in, out_l - n, 0)
-    h_op = np.where(is_in, c.op[g_out], A_ID)
-    h_a = np.where(is_in, slot[c.a[g_out]], slot[out_l])
-    h_b = np.where(is_in, slot[c.b[g_out]], slot[out_l])
+    # gate arrays padded with one entry so that outputs that are inputs index something valid
+    op_p, a_p, b_p = np.append(c.op, A_ID), np.append(c.a, 0), np.append(c.b, 0)
+    g_out = np.where(out_l >= n, out_l - n, G)
+    h_op = np.where(is_in, op_p[g_out], A_ID)
+    h_a = np.where(is_in, slot[a_p[g_out]], slot[out_l])
+    h_b = np.where(is_in, slot[b_p[g_out]], slot[out_l])
     h_a = np.where(is_in & ~USES_A[h_op], 0, h_a)      # operands a gate ignores may be any slot
     h_b = np.where(is_in & ~USES_B[h_op], 0, h_b)
     cls = np.repeat(np.arange(C), per)
     # Constant outputs (common: the passes fold many output gates to FALSE / TRUE) cost nothing
     # per block: a TRUE adds one to its class's starting count, a FALSE is dropped.
-    node_op = np.where(out_l >= n, c.op[np.maximum(out_l - n, 0)], A_ID)
+    node_op = op_p[g_out]
     const = (out_l >= n) & ((node_op == 0) | (node_op == 15))
     cnt_init = np.bincount(cls[const & (node_op == 15)], minlength=C)
     h_op, h_a, h_b, cls = h_op[~const], h_a[~const], h_b[~const], cls[~const]
-    key = np.lexsort((h_a, h_op, cls))
+    key = np.lexsort((h_a, h_b // TILE_SLOTS, h_op, cls))      # tiles, as the gates
     h_op, h_a, h_b, cls = h_op[key], h_a[key], h_b[key], cls[key]
     hb = np.flatnonzero((np.diff(h_op.astype(np.int64)) != 0) | (np.diff(cls) != 0)) + 1
     hstart = np.r_[0, hb].astype(np.int64) if len(h_op) else np.zeros(0, np.int64)
@@ -285,7 +292,11 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net",
 
     ga = np.where(USES_A[c.op[seq]], slot[c.a[seq]], 0) if len(seq) else np.zeros(0, np.int64)
     gb = np.where(USES_B[c.op[seq]], slot[c.b[seq]], 0) if len(seq) else np.zeros(0, np.int64)
-    idx_t = "uint16_t" if total_words <= 0xFFFF else "uint32_t"
+    # Operand tables hold offsets in 64-bit units for TABLE_LANES lanes per word (slot *
+    # TABLE_LANES), so the load is one scaled address, no shift; other word widths rescale
+    # (GL_OFF, a constant factor). The narrowest index type that holds them halves table traffic.
+    ga, gb, h_a, h_b = (v * TABLE_LANES for v in (ga, gb, h_a, h_b))
+    idx_t = "uint16_t" if total_words * TABLE_LANES <= 0xFFFF else "uint32_t"
     len_t = "uint32_t"
 
     info = {"gates": G, "stored_gates": int(sch.stored), "inline_output_gates": int(sch.inline.sum()),
@@ -310,6 +321,9 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net",
 #define GL_ABITS {ABITS}
 #define GL_NRUNS {len(sch.run_op)}
 typedef {idx_t} gl_idx_t;
+#define GL_TABLE_LANES {TABLE_LANES}
+/* word at table offset o (o = slot * GL_TABLE_LANES) */
+#define GL_W(o) (*(const word_t *)((const uint64_t *)S + (size_t)(o) * GL_LANES / GL_TABLE_LANES))
 """
     src += _c_table("GL_LO8", "uint8_t", lo8, str) + _c_table("GL_HI8", "uint8_t", hi8, str)
     src += _c_table("GL_LOF", "float", lof, _c_float) + _c_table("GL_HIF", "float", hif, _c_float)
@@ -377,8 +391,8 @@ typedef {idx_t} gl_idx_t;
                 + "\n".join(enc[T]) + "\n  }\n"
                 f"  for (k = 0; k < GL_NENC_BLOCKS; k++) gl_transpose64(S + (size_t)GL_ENC_BLOCKS[k] * 64);\n}}\n")
     # one expression per gate kind, from the gate table: item j of the current run
-    src += "".join(f"#define GL_E{k}(j) {_expr(k, 'S[a[j]]', 'S[b[j]]')}\n" for k in range(16))
-    gate_cases = "\n".join(f"    case {k}: for (i = 0; i < len; i++) d[i] = GL_E{k}(i); break;"
+    src += "".join(f"#define GL_E{k}(j) {_expr(k, 'GL_W(a[j])', 'GL_W(b[j])')}\n" for k in range(16))
+    gate_cases = "\n".join(f"    case {k}: GL_UNROLL for (i = 0; i < len; i++) d[i] = GL_E{k}(i); break;"
                            for k in range(16))
     head_cases = "\n".join(f"      case {k}: GL_COUNT_RUN(GL_E{k}); break;" for k in range(16))
     src += _SOURCE_NET.replace("{GATE_CASES}", gate_cases).replace("{HEAD_CASES}", head_cases)
@@ -542,10 +556,18 @@ _SOURCE_TOP = """\
 #define GL_ALIGN __attribute__((aligned(64)))
 /* the encoder's chunk kinds and lengths are constants only once the mask function is inlined */
 #define GL_INLINE inline __attribute__((always_inline))
+#if !defined(__clang__)
+/* the gate loops are a few instructions per gate: unrolling removes most of the loop overhead */
+#define GL_UNROLL _Pragma("GCC unroll 4")
+#endif
 #else
 #define __builtin_prefetch(p, rw, loc) ((void)(p))
 #define GL_ALIGN
 #define GL_INLINE inline
+#endif
+
+#ifndef GL_UNROLL
+#define GL_UNROLL
 #endif
 
 /* Word width: one bit per sample. Vector extensions let the compiler use the widest registers. */
