@@ -13,97 +13,31 @@ next fused layer reads that view without a copy.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import threading
-import warnings
 import weakref
-from pathlib import Path
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from ..errors import ToolError
+from .build import NO_EXTENSION_ENV, Extension
 from .reference import logic_forward_reference
 
 __all__ = ["logic_forward", "logic_forward_reference", "fused_available", "fused_unavailable_reason",
            "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
 
-NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
-_SOURCE = Path(__file__).with_name("logic_fused.cpp")
-_FLAGS = ["-O3", "-march=native", "-fopenmp"]
-
-_ext = None
-_ext_error: str | None = None
-_lock = threading.Lock()
+_EXTENSION = Extension("gatelearn_logic", "logic_fused.cpp", "fused CPU logic kernel")
 _default_fused: bool | None = None   # set by use_fused(); None = use whenever it applies
-
-
-def _disabled_by_env() -> bool:
-    return os.environ.get(NO_EXTENSION_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _cpu_tag() -> str:
-    """Short hash of the CPU's feature flags. -march=native code is only valid on a CPU with
-    the same features, and torch keys its build cache on source and flags only; putting this in
-    the extension name keeps a shared cache folder from handing out a binary that dies with
-    SIGILL (which no Python fallback could catch)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        flags = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
-    except OSError:
-        import platform
-        flags = platform.processor() + platform.machine()
-    return hashlib.sha1(flags.encode()).hexdigest()[:8]
-
-
-def _ensure_ninja_on_path() -> None:
-    # torch's builder runs the `ninja` executable; with a virtualenv used without activation,
-    # the one pip installed is in the environment's bin folder but not on PATH.
-    try:
-        import ninja  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    bin_dir = getattr(ninja, "BIN_DIR", None)
-    if bin_dir and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
-def _load():
-    """The compiled module, building it on first use; None (after one warning) if it cannot be."""
-    global _ext, _ext_error
-    if _ext is not None or _ext_error is not None:
-        return _ext
-    with _lock:
-        if _ext is not None or _ext_error is not None:
-            return _ext
-        try:
-            _ensure_ninja_on_path()
-            from torch.utils.cpp_extension import load
-            _ext = load(name=f"gatelearn_logic_{_cpu_tag()}", sources=[str(_SOURCE)],
-                        extra_cflags=_FLAGS, extra_ldflags=["-fopenmp"], verbose=False)
-        except Exception as exc:   # no compiler, no headers, no OpenMP, build error: fall back
-            msg = " ".join(f"{type(exc).__name__}: {exc}".split())
-            _ext_error = msg if len(msg) <= 400 else msg[:400] + " ..."
-            warnings.warn(f"gatelearn: the fused CPU logic kernel could not be built, training uses the "
-                          f"(slower) PyTorch reference path instead. Reason: {_ext_error}. "
-                          f"Set {NO_EXTENSION_ENV}=1 to skip the build attempt.", RuntimeWarning, stacklevel=3)
-    return _ext
 
 
 def fused_available() -> bool:
     """True when the fused CPU kernel is built and loadable (builds it on first call, which takes
     about a minute once per machine). False when ``GATELEARN_NO_EXTENSION=1`` is set."""
-    if _disabled_by_env():
-        return False
-    return _load() is not None
+    return _EXTENSION.get() is not None
 
 
 def fused_unavailable_reason() -> str | None:
     """Why the fused kernel is not used (None when it is available)."""
-    if _disabled_by_env():
-        return f"disabled by {NO_EXTENSION_ENV}=1"
-    return None if _load() is not None else _ext_error
+    return _EXTENSION.unavailable_reason()
 
 
 @contextlib.contextmanager
@@ -173,7 +107,7 @@ class _FusedLogic(torch.autograd.Function):
     def forward(ctx, x, coeffs, wiring):
         xT = _feature_major(x)
         coeffs = coeffs.contiguous()
-        yT = _ext.forward(xT, wiring.idx_a, wiring.idx_b, coeffs)
+        yT = _EXTENSION.module.forward(xT, wiring.idx_a, wiring.idx_b, coeffs)
         ctx.save_for_backward(xT, coeffs)
         ctx.wiring = wiring
         return yT.t()
@@ -184,7 +118,7 @@ class _FusedLogic(torch.autograd.Function):
         xT, coeffs = ctx.saved_tensors
         w = ctx.wiring
         need_x, need_c = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        gxT, gc = _ext.backward(_feature_major(grad_y).to(xT.dtype), xT, w.idx_a, w.idx_b, coeffs,
+        gxT, gc = _EXTENSION.module.backward(_feature_major(grad_y).to(xT.dtype), xT, w.idx_a, w.idx_b, coeffs,
                                 w.inv_offsets, w.inv_entries, need_x, need_c)
         return (gxT.t() if need_x else None), (gc if need_c else None), None
 

@@ -13,12 +13,9 @@ tests hold them to each other.
 """
 from __future__ import annotations
 
-import os
-import threading
-import warnings
-from pathlib import Path
-
 import torch
+
+from .build import Extension
 
 __all__ = ["tree_forward", "tree_forward_reference", "fused_tree_available"]
 
@@ -42,50 +39,11 @@ def tree_forward_reference(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeff
 
 
 # ------------------------------------------------------------------------------ fused kernel
-_EXT = None
-_EXT_FAILED: str | None = None
-_LOCK = threading.Lock()
+_EXTENSION = Extension("gatelearn_conv_tree", "conv_tree.cpp", "fused conv-tree kernel")
 
 
 def _load_extension():
-    """Build (once per machine, cached by torch in its extensions folder) and import the kernel."""
-    global _EXT, _EXT_FAILED
-    if _EXT is not None or _EXT_FAILED is not None:
-        return _EXT
-    with _LOCK:
-        if _EXT is not None or _EXT_FAILED is not None:
-            return _EXT
-        if os.environ.get("GATELEARN_NO_FUSED_CONV"):
-            _EXT_FAILED = "disabled by GATELEARN_NO_FUSED_CONV"
-            return None
-        try:
-            _EXT = _build()
-        except Exception as exc:  # no compiler, headers or OpenMP: fall back, say why once
-            _EXT_FAILED = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"gatelearn: fused conv-tree kernel unavailable, using PyTorch ({_EXT_FAILED[:200]})")
-    return _EXT
-
-
-def _build():
-    """torch's ``load`` guards its build folder with a plain lock file that a killed process
-    leaves behind, after which every later load waits forever. We take an fcntl lock of our own
-    (released by the OS when its holder dies) around ``load``; while we hold it no gatelearn
-    process is building, so a leftover torch lock file is stale and is removed."""
-    import fcntl
-    from torch.utils.cpp_extension import load
-    src = Path(__file__).with_name("conv_tree.cpp")
-    root = Path(os.environ.get("GATELEARN_CACHE", Path.home() / ".cache" / "gatelearn"))
-    build_dir = root / "torch_extensions" / f"conv_tree_torch{torch.__version__.replace('+', '_')}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with open(build_dir / ".gatelearn.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        try:
-            (build_dir / "lock").unlink(missing_ok=True)
-            return load(name="gatelearn_conv_tree", sources=[str(src)], build_directory=str(build_dir),
-                        extra_cflags=["-O3", "-march=native", "-fopenmp"],
-                        extra_ldflags=["-fopenmp"], verbose=False)
-        finally:
-            fcntl.flock(guard, fcntl.LOCK_UN)
+    return _EXTENSION.get()
 
 
 def fused_tree_available() -> bool:

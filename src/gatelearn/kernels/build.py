@@ -1,0 +1,110 @@
+"""Building and loading gatelearn's C++ kernels (torch.utils.cpp_extension), once per machine.
+
+Every kernel goes through :class:`Extension`, so all of them share the same rules:
+- built on first use with ``-O3 -march=native -fopenmp`` and cached on disk;
+- the extension name carries a hash of the CPU's feature flags: ``-march=native`` code is only
+  valid on a CPU with the same features, and torch keys its cache on source and flags only, so
+  a shared cache folder could otherwise hand out a binary that dies with SIGILL;
+- the build runs under an fcntl lock of our own (released by the OS when its holder dies).
+  torch guards its build folder with a plain lock file that a killed build leaves behind, after
+  which every later load waits forever; while we hold our lock no gatelearn process is
+  building, so a leftover torch lock file is stale and is removed;
+- if the build fails (no compiler, headers or OpenMP) one warning says why and callers fall
+  back to their PyTorch path; ``GATELEARN_NO_EXTENSION=1`` skips every build silently.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
+FLAGS = ["-O3", "-march=native", "-fopenmp"]
+
+
+def disabled_by_env() -> bool:
+    return os.environ.get(NO_EXTENSION_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def cpu_tag() -> str:
+    """Short hash of the CPU's feature flags (see the module docstring)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        flags = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
+    except OSError:
+        import platform
+        flags = platform.processor() + platform.machine()
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+def _ensure_ninja_on_path() -> None:
+    # torch's builder runs the `ninja` executable; with a virtualenv used without activation,
+    # the one pip installed is in the environment's bin folder but not on PATH.
+    try:
+        import ninja  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    bin_dir = getattr(ninja, "BIN_DIR", None)
+    if bin_dir and bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def cache_root() -> Path:
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    return Path(os.environ.get("GATELEARN_CACHE", Path.home() / ".cache" / "gatelearn")) / "torch_extensions"
+
+
+class Extension:
+    """One C++ kernel source file, built and imported on the first :meth:`get`."""
+
+    def __init__(self, name: str, source: str, what: str):
+        self.name = name
+        self.source = Path(__file__).with_name(source)
+        self.what = what
+        self.module = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        """The compiled module, or None (after one warning) when it cannot be built."""
+        if disabled_by_env():
+            return None
+        if self.module is not None or self.error is not None:
+            return self.module
+        with self._lock:
+            if self.module is None and self.error is None:
+                try:
+                    self.module = self._build()
+                except Exception as exc:   # no compiler, no headers, no OpenMP, build error
+                    msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+                    self.error = msg if len(msg) <= 400 else msg[:400] + " ..."
+                    warnings.warn(f"gatelearn: the {self.what} could not be built; using the (slower) PyTorch "
+                                  f"path instead. Reason: {self.error}. Set {NO_EXTENSION_ENV}=1 to skip the "
+                                  "build attempt.", RuntimeWarning, stacklevel=4)
+        return self.module
+
+    def unavailable_reason(self) -> str | None:
+        if disabled_by_env():
+            return f"disabled by {NO_EXTENSION_ENV}=1"
+        return None if self.get() is not None else self.error
+
+    def _build(self):
+        import fcntl
+        from torch.utils.cpp_extension import load
+        _ensure_ninja_on_path()
+        name = f"{self.name}_{cpu_tag()}"
+        build_dir = cache_root() / f"{name}_torch{torch.__version__.replace('+', '_')}"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with open(build_dir / ".gatelearn.lock", "w") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                (build_dir / "lock").unlink(missing_ok=True)
+                return load(name=name, sources=[str(self.source)], build_directory=str(build_dir),
+                            extra_cflags=FLAGS, extra_ldflags=["-fopenmp"], verbose=False)
+            finally:
+                fcntl.flock(guard, fcntl.LOCK_UN)
