@@ -88,6 +88,18 @@ def test_train_writes_metrics_summary_model_and_plots(tmp_path):
     assert load_checkpoint(tmp_path / CHECKPOINT_FILE)["info"]["iteration"] == 200
 
 
+def test_time_limit_stops_early_and_finishes_the_run(tmp_path):
+    # A zero-minute limit stops after the first step; the run still ends with a final
+    # evaluation, a checkpoint that resumes to the full length, the model and the summary.
+    ds = toy_dataset()
+    summary = train(toy_config(iterations=200, time_limit=0.0), tmp_path, progress=False, dataset=ds)
+    assert summary["iterations"] == 1
+    assert read_metrics(tmp_path / "metrics.jsonl")[-1]["iteration"] == 1
+    assert (tmp_path / "model.safetensors").exists()
+    resumed = train(toy_config(iterations=40), tmp_path, resume=True, progress=False, dataset=ds)
+    assert resumed["iterations"] == 40
+
+
 def test_validation_split_is_logged(tmp_path):
     summary = train(toy_config(validation=0.25, iterations=20, eval_every=10), tmp_path,
                     progress=False, dataset=toy_dataset())

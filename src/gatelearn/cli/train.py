@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun (gloo, CPU)")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+                   help="stop after this many minutes of training and finish the run there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -48,7 +50,7 @@ def run(args) -> int:
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
                  "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
-                 "distributed": args.distributed}
+                 "distributed": args.distributed, "time_limit": args.time_limit}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset

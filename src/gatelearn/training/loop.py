@@ -54,7 +54,8 @@ ACCURACY_PLOT = "accuracy.png"
 GATES_PLOT = "gates.png"
 
 # Settings that may differ between a run and its resumption: they do not change the numbers.
-RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed")
+RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed",
+                     "time_limit")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -231,6 +232,7 @@ def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
                          f"only {', '.join(RESUMABLE_CHANGES)} may change")
     config = dict(saved)
     config.update({k: given[k] for k in RESUMABLE_CHANGES if given.get(k) is not None})
+    config["time_limit"] = given.get("time_limit")   # a limit belongs to one session, not to the run
     return config
 
 
@@ -271,6 +273,11 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     dtype = DTYPES[config.get("dtype", "float32")]
     batch_size, iterations = int(config["batch_size"]), int(config["iterations"])
     eval_every = max(1, int(config["eval_every"]))
+    # --time-limit: stop after that many minutes of training (this session's, not counting
+    # earlier sessions of a resumed run) and finish as if `iterations` had been reached there.
+    time_limit = config.get("time_limit")
+    if time_limit is not None and world > 1:
+        raise InputError("--time-limit is not supported with --distributed (ranks would stop at different steps)")
     checkpoint_every = max(1, int(config.get("checkpoint_every") or iterations))
     if batch_size < 1 or iterations < 0:
         raise InputError(f"batch_size must be >= 1 and iterations >= 0, got {batch_size}, {iterations}")
@@ -388,6 +395,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
             loss.backward()
             optimizer.step()
             it += 1
+            if time_limit is not None and time.perf_counter() - t0 >= 60.0 * float(time_limit):
+                iterations = it   # the end-of-run evaluation and checkpoint below happen now
             step_loss = loss.detach()
             if world > 1:
                 import torch.distributed as dist

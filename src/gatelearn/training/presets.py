@@ -191,11 +191,11 @@ PRESETS.update({
 # Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
 OVERRIDES = ("iterations", "batch_size", "lr", "tau", "parametrization", "sampling", "seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
-             "weight_decay", "dtype", "distributed")
+             "weight_decay", "dtype", "distributed", "time_limit")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "threads": None, "data_dir": None, "parametrization": None,
-                      "sampling": None, "dtype": "float32", "distributed": False}
+                      "sampling": None, "dtype": "float32", "distributed": False, "time_limit": None}
 
 
 def preset_names() -> list[str]:
