@@ -583,7 +583,7 @@ _SOURCE_TOP = """\
 #endif
 #endif
 #define GL_LANES (GL_WORD_BITS / 64)
-#define GL_PREFETCH_ROWS 4
+#define GL_PREFETCH_ROWS 16
 #define GL_BLOCK (64 * GL_LANES)
 #if GL_WORD_BITS == 64
 typedef uint64_t word_t;
