@@ -817,7 +817,7 @@ int main(int argc, char **argv)
   size_t n, i, ws;
   uint8_t *x;
   int32_t *cls;
-  void *work;
+  void *work, *raw;
   int threads = argc > 2 ? atoi(argv[2]) : 1;
   if (argc < 2 || !(f = fopen(argv[1], "rb"))) {
     fprintf(stderr, "usage: %s FILE [THREADS]  (FILE: n x %d raw uint8 features)\n", argv[0], {UNAME}_NUM_FEATURES);
@@ -833,8 +833,10 @@ int main(int argc, char **argv)
   n = (size_t)size / {UNAME}_NUM_FEATURES;
   x = malloc((size_t)size + 1);
   cls = malloc(sizeof(int32_t) * (n + 1));
-  ws = ({NAME}_workspace_bytes(threads) + 63) / 64 * 64;
-  work = aligned_alloc(64, ws);
+  /* the workspace must be 64-byte aligned; C99 has no aligned_alloc, so over-allocate */
+  ws = {NAME}_workspace_bytes(threads) + 64;
+  raw = malloc(ws);
+  work = raw ? (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63) : NULL;
   if (!x || !cls || !work || fread(x, 1, (size_t)size, f) != (size_t)size) {
     fprintf(stderr, "cannot read %s\n", argv[1]);
     return 1;
@@ -842,7 +844,7 @@ int main(int argc, char **argv)
   fclose(f);
   if ({NAME}_predict_u8(x, n, NULL, cls, work, threads)) return 1;
   for (i = 0; i < n; i++) printf("%d\n", cls[i]);
-  free(x); free(cls); free(work);
+  free(x); free(cls); free(raw);
   return 0;
 }
 """
