@@ -365,23 +365,18 @@ DWN_MNIST = "DWN (ICML 2024), MNIST on FPGA: 2,100-4,600 LUTs at 98.3% accuracy 
 
 
 def _accuracy(run: Path) -> dict:
+    """Accuracy figures from the training summary (empty when the run has none)."""
     f = run / "summary.json"
     if not f.exists():
         return {}
     try:
         data = json.loads(f.read_text())
-    except (OSError, ValueError):
-        return {}
-    out = {}
-
-    def walk(d, prefix=""):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v, f"{prefix}{k}.")
-            elif "acc" in k.lower() and isinstance(v, (int, float)):
-                out[prefix + k] = v
-    if isinstance(data, dict):
-        walk(data)
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{f} is not a readable training summary: {exc}") from exc
+    out = {k: data[k] for k in ("hard_accuracy", "relaxed_accuracy", "gap") if isinstance(data.get(k), (int, float))}
+    ref = data.get("reference") or (data.get("config") or {}).get("reference")
+    if isinstance(ref, dict) and ref.get("accuracy") is not None:
+        out["published_accuracy_percent"] = ref["accuracy"]
     return out
 
 
