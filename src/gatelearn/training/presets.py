@@ -146,44 +146,44 @@ def _cifar_conv(k: int, dense: tuple[int, int, int]) -> list[dict]:
 _MNIST_IMAGE = {"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28]}
 _CIFAR_IMAGE = {"kind": "thresholds", "per_feature": 3, "image": [3, 32, 32]}
 
+# Training settings of the 2024 paper shared by every conv preset: AdamW, lr 0.02, batch 128.
+_CONV_TRAIN = {"optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128}
+_MNIST_SCHEDULE = {"iterations": 100_000, "eval_every": 1_000, "checkpoint_every": 2_000}
+_CIFAR_SCHEDULE = {"iterations": 200_000, "eval_every": 2_000, "checkpoint_every": 5_000}
+
 PRESETS.update({
     "mnist-conv-s": {
         "description": "MNIST, LogicTreeNet S (Petersen et al. 2024): k=16 tree convs + 20480/10240/5000 dense, "
                        "tau 6.5, AdamW; last dense layer 5000 (not 5120) to stay within 150K learned gates",
         "dataset": "mnist", "encoder": _MNIST_IMAGE, "layers": _mnist_conv(16, (20_480, 10_240, 5_000)),
-        "tau": 6.5, "optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128,
-        "iterations": 100_000, "eval_every": 1_000, "checkpoint_every": 2_000,
+        "tau": 6.5, **_CONV_TRAIN, **_MNIST_SCHEDULE,
         "reference": {"accuracy": 98.46, "gates": 147_000, "source": "Petersen et al. 2024 (LogicTreeNet S)"},
     },
     "mnist-conv-m": {
         "description": "MNIST, LogicTreeNet M (Petersen et al. 2024): k=64 tree convs + 81920/40960/20480 dense, "
                        "tau 28, AdamW",
         "dataset": "mnist", "encoder": _MNIST_IMAGE, "layers": _mnist_conv(64, (81_920, 40_960, 20_480)),
-        "tau": 28.0, "optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128,
-        "iterations": 100_000, "eval_every": 1_000, "checkpoint_every": 2_000,
+        "tau": 28.0, **_CONV_TRAIN, **_MNIST_SCHEDULE,
         "reference": {"accuracy": 99.23, "gates": 566_000, "source": "Petersen et al. 2024 (LogicTreeNet M)"},
     },
     "fashion-conv-s": {
         "description": "Fashion-MNIST, the MNIST LogicTreeNet S architecture (k=16), tau 6.5, AdamW",
         "dataset": "fashion-mnist", "encoder": _MNIST_IMAGE, "layers": _mnist_conv(16, (20_480, 10_240, 5_000)),
-        "tau": 6.5, "optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128,
-        "iterations": 100_000, "eval_every": 1_000, "checkpoint_every": 2_000,
+        "tau": 6.5, **_CONV_TRAIN, **_MNIST_SCHEDULE,
         "reference": None,
     },
     "cifar10-conv-s": {
         "description": "CIFAR-10, LogicTreeNet S layout (Petersen et al. 2024), k=16, 3 thresholds per channel, "
                        "tau 20, AdamW",
         "dataset": "cifar10", "encoder": _CIFAR_IMAGE, "layers": _cifar_conv(16, (20_480, 10_240, 5_120)),
-        "tau": 20.0, "optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128,
-        "iterations": 200_000, "eval_every": 2_000, "checkpoint_every": 5_000,
+        "tau": 20.0, **_CONV_TRAIN, **_CIFAR_SCHEDULE,
         "reference": {"accuracy": 60.38, "gates": 400_000, "source": "Petersen et al. 2024 (LogicTreeNet S)"},
     },
     "cifar10-conv-m": {
         "description": "CIFAR-10, LogicTreeNet M layout (Petersen et al. 2024), k=112, 3 thresholds per channel, "
                        "tau 40, AdamW",
         "dataset": "cifar10", "encoder": _CIFAR_IMAGE, "layers": _cifar_conv(112, (143_360, 71_680, 35_840)),
-        "tau": 40.0, "optimizer": "adamw", "lr": 0.02, "weight_decay": 0.0, "batch_size": 128,
-        "iterations": 200_000, "eval_every": 2_000, "checkpoint_every": 5_000,
+        "tau": 40.0, **_CONV_TRAIN, **_CIFAR_SCHEDULE,
         "reference": {"accuracy": 71.01, "gates": 3_080_000, "source": "Petersen et al. 2024 (LogicTreeNet M)"},
     },
 })
