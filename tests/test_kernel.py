@@ -36,6 +36,38 @@ def both_paths(x, idx_a, idx_b, coeffs, grad_out):
 
 @needs_fused
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("hard", [False, True])
+def test_fused_softmax_coefficients_match_reference(dtype, hard):
+    from gatelearn.gates import coeffs_tensor
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(500, 16, generator=g, dtype=dtype) * 4
+    z[0] = 0.0                     # all tied: the first gate wins, as torch.argmax
+    z[1, 7], z[2, 2] = 1e4, -1e4   # one-hot and an exponent far below the float range
+    z[3, 5] = z[3, 9] = 50.0       # a tie between two maxima
+    table = coeffs_tensor(dtype)
+    gc = torch.randn(500, 4, generator=g, dtype=dtype)
+    got, want = [], []
+    for fused, out in ((True, got), (False, want)):
+        zz = z.clone().requires_grad_(True)
+        c = kernels.softmax_coefficients(zz, table, hard, fused=fused)
+        out += [c.detach(), torch.autograd.grad(c, zz, gc)[0]]
+    tol = TOL[dtype]
+    torch.testing.assert_close(got[0], want[0], **tol)
+    torch.testing.assert_close(got[1], want[1], **tol)
+    if hard:   # exactly a table row, the first maximum's
+        assert torch.equal(got[0], table[z.argmax(-1)])
+
+
+@needs_fused
+def test_gradcheck_fused_softmax_coefficients_float64():
+    from gatelearn.gates import coeffs_tensor
+    z = torch.randn(40, 16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda z: kernels.softmax_coefficients(z, coeffs_tensor(torch.float64), fused=True), (z,))
+
+
+@needs_fused
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("batch", [1, 7, 33])
 def test_raw_kernel_matches_reference(dtype, batch):
     g = torch.Generator().manual_seed(batch)

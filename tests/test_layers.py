@@ -208,3 +208,19 @@ def test_state_dict_loads_with_weights_only_and_restores_wiring(tmp_path):
         other(x)                         # run once so any cached kernel wiring exists
         other.load_state_dict(state)
         assert torch.equal(other(x), model(x))
+
+
+def test_groupsum_feature_major_view_gives_same_scores_and_grads():
+    """The fused logic kernel hands GroupSum a transposed view; the result must not depend on it."""
+    from gatelearn.layers import GroupSum
+    head = GroupSum(5, tau=3.0)
+    base = torch.rand(7, 40, dtype=torch.float64)               # (batch, n)
+    weights = torch.arange(5.0, dtype=torch.float64)
+    results = []
+    for x in (base.clone(), base.t().contiguous().t()):        # batch-major, then feature-major storage
+        x.requires_grad_(True)
+        y = head(x)
+        (g,) = torch.autograd.grad((y * weights).sum(), x)
+        results.append((y.detach(), g))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

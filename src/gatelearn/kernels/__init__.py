@@ -20,9 +20,9 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import ToolError
 from .build import NO_EXTENSION_ENV, Extension
-from .reference import logic_forward_reference
+from .reference import logic_forward_reference, softmax_coefficients_reference
 
-__all__ = ["logic_forward", "logic_forward_reference", "fused_available", "fused_unavailable_reason",
+__all__ = ["logic_forward", "logic_forward_reference", "softmax_coefficients", "fused_available", "fused_unavailable_reason",
            "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
 
 _EXTENSION = Extension("gatelearn_logic", "logic_fused.cpp", "fused CPU logic kernel")
@@ -161,3 +161,39 @@ def logic_forward(x: torch.Tensor, idx_a: torch.Tensor, idx_b: torch.Tensor,
         if cache is not None:
             cache["fused_wiring"] = wiring
     return _FusedLogic.apply(x, coeffs, wiring)
+
+
+class _FusedSoftmaxCoeffs(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, table, hard):
+        tableT = table.t().contiguous()
+        c, probs = _EXTENSION.module.softmax_coeffs(logits.contiguous(), tableT, hard)
+        ctx.save_for_backward(probs, tableT)
+        return c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_c):
+        probs, tableT = ctx.saved_tensors
+        return _EXTENSION.module.softmax_coeffs_backward(grad_c.contiguous(), probs, tableT), None, None
+
+
+def softmax_coefficients(logits: torch.Tensor, table: torch.Tensor, hard: bool = False, *,
+                         fused: bool | None = None) -> torch.Tensor:
+    """softmax(logits) @ table, (out, 16) -> (out, 4), the softmax16 relaxation coefficients.
+
+    ``hard=True`` is the straight-through estimator: the value is the table row of the most
+    probable gate, the gradient that of the soft mixture. Fused into one C++ pass (forward and
+    backward) on CPU float tensors; ``fused`` as in :func:`logic_forward`.
+    """
+    if fused is None:
+        fused = _default_fused
+    applies = (logits.device.type == "cpu" and logits.dtype in (torch.float32, torch.float64)
+               and logits.dim() == 2 and logits.shape[1] == table.shape[0] == 16)
+    if fused is False or (fused is None and not (applies and fused_available())):
+        return softmax_coefficients_reference(logits, table, hard)
+    if not applies:
+        raise ValueError("fused=True: the fused softmax coefficients need a CPU float32/float64 (out, 16) tensor")
+    if not fused_available():
+        raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
+    return _FusedSoftmaxCoeffs.apply(logits, table.to(logits.dtype), bool(hard))

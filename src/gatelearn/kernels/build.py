@@ -23,7 +23,9 @@ from pathlib import Path
 import torch
 
 NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
-FLAGS = ["-O3", "-march=native", "-fopenmp"]
+# -fno-math-errno / -fno-trapping-math: the kernels never read errno or FP traps, and without
+# these GCC keeps math calls and clamps scalar, unvectorized.
+FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 
 
 def disabled_by_env() -> bool:

@@ -77,7 +77,7 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
     if fused is None:
         fused = applies and _load_extension() is not None
     elif fused and not (applies and _load_extension() is not None):
-        raise RuntimeError(f"fused conv-tree kernel not usable here ({_EXT_FAILED or 'needs CPU float32'})")
+        raise RuntimeError(f"fused conv-tree kernel not usable here ({_EXTENSION.unavailable_reason() or 'needs CPU float32'})")
     if fused:
         return _FusedTree.apply(x_flat, leaf_index, coeffs)
     return tree_forward_reference(x_flat, leaf_index, coeffs)

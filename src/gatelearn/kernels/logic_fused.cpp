@@ -19,6 +19,10 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include <cstdint>
 #include <vector>
 
@@ -140,7 +144,176 @@ void input_pass_impl(const T* dab, const int32_t* inv_off, const int32_t* inv_en
     });
 }
 
+// ---------------------------------------------------------------- softmax16 coefficients
+// The softmax16 parametrization turns each gate's 16 logits z into probabilities p = softmax(z)
+// and its coefficients into c = p @ table (the (16, 4) gate table; the kernels take it
+// transposed, tableT (4, 16)). In PyTorch that is a softmax, a skinny matmul and their
+// backwards, ~0.9 ms per 8,000-gate layer; here it is one pass over the logits each way.
+//
+// hard = true is the straight-through estimator of Gumbel sampling: the value is the table row
+// of the most probable gate (the first maximum, as torch.argmax), the backward that of p @ table.
+constexpr int kGates = 16;
+
+// Portable version, one gate: any dtype, any CPU.
+template <typename T>
+inline void softmax_gate(const T* __restrict__ z, const T* __restrict__ tableT, T* __restrict__ p,
+                         T* __restrict__ c, bool hard) {
+    int best = 0;
+    for (int g = 1; g < kGates; ++g) best = z[g] > z[best] ? g : best;
+    const T m = z[best];
+    T sum = 0;
+    for (int g = 0; g < kGates; ++g) { p[g] = std::exp(z[g] - m); sum += p[g]; }
+    const T inv = T(1) / sum;
+    for (int g = 0; g < kGates; ++g) p[g] *= inv;
+    for (int k = 0; k < 4; ++k) {
+        T acc = 0;
+        if (hard) acc = tableT[k * kGates + best];
+        else for (int g = 0; g < kGates; ++g) acc += p[g] * tableT[k * kGates + g];
+        c[k] = acc;
+    }
+}
+
+// d loss / d z = p * (gp - <p, gp>) with gp = table @ grad_c (the softmax Jacobian).
+template <typename T>
+inline void softmax_gate_backward(const T* __restrict__ gc, const T* __restrict__ p, const T* __restrict__ tableT,
+                                  T* __restrict__ gz) {
+    T gp[kGates];
+    T dot = 0;
+    for (int g = 0; g < kGates; ++g) {
+        gp[g] = tableT[g] * gc[0] + tableT[kGates + g] * gc[1] + tableT[2 * kGates + g] * gc[2] +
+                tableT[3 * kGates + g] * gc[3];
+        dot += p[g] * gp[g];
+    }
+    for (int g = 0; g < kGates; ++g) gz[g] = p[g] * (gp[g] - dot);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// float with AVX2: a gate's 16 values are two 8-lane registers. Compilers do not vectorize the
+// portable loops above well (16-element horizontal reductions, expf is a libm call).
+
+// Every lane = the sum / maximum of all 8 lanes.
+inline __m256 lanes_sum(__m256 v) {
+    v = _mm256_add_ps(v, _mm256_permute2f128_ps(v, v, 1));
+    v = _mm256_add_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm256_add_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+inline __m256 lanes_max(__m256 v) {
+    v = _mm256_max_ps(v, _mm256_permute2f128_ps(v, v, 1));
+    v = _mm256_max_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm256_max_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+// exp(x) for x <= 0 (softmax exponents after subtracting the maximum): Cephes' expf polynomial,
+// relative error < 1e-7; below -87 it gives ~1e-38 instead of a denormal, which vanishes next
+// to the maximum's exp(0) = 1.
+inline __m256 exp_nonpositive(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);            // x - n*ln2, ln2 in two parts
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 q = _mm256_set1_ps(1.9875691500e-4f);
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.3981999507e-3f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
+    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
+    q = _mm256_fmadd_ps(_mm256_mul_ps(q, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));   // q*r^2 + r + 1
+    const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(q, _mm256_castsi256_ps(two_n));
+}
+
+template <>
+inline void softmax_gate<float>(const float* __restrict__ z, const float* __restrict__ tableT, float* __restrict__ p,
+                                float* __restrict__ c, bool hard) {
+    const __m256 z0 = _mm256_loadu_ps(z), z1 = _mm256_loadu_ps(z + 8);
+    const __m256 m = lanes_max(_mm256_max_ps(z0, z1));
+    const __m256 e0 = exp_nonpositive(_mm256_sub_ps(z0, m)), e1 = exp_nonpositive(_mm256_sub_ps(z1, m));
+    const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), lanes_sum(_mm256_add_ps(e0, e1)));
+    const __m256 p0 = _mm256_mul_ps(e0, inv), p1 = _mm256_mul_ps(e1, inv);
+    _mm256_storeu_ps(p, p0);
+    _mm256_storeu_ps(p + 8, p1);
+    if (hard) {
+        const unsigned at_max = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(z0, m, _CMP_EQ_OQ))) |
+                                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(z1, m, _CMP_EQ_OQ))) << 8;
+        const int best = at_max ? __builtin_ctz(at_max) : 0;   // no lane equal: NaN logits
+        for (int k = 0; k < 4; ++k) c[k] = tableT[k * kGates + best];
+        return;
+    }
+    __m256 prod[4];
+    for (int k = 0; k < 4; ++k)
+        prod[k] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(tableT + k * kGates),
+                                  _mm256_mul_ps(p1, _mm256_loadu_ps(tableT + k * kGates + 8)));
+    // hadd twice leaves, in each 128-bit half, the four sums of that half's lanes
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(prod[0], prod[1]), _mm256_hadd_ps(prod[2], prod[3]));
+    _mm_storeu_ps(c, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+template <>
+inline void softmax_gate_backward<float>(const float* __restrict__ gc, const float* __restrict__ p,
+                                         const float* __restrict__ tableT, float* __restrict__ gz) {
+    __m256 gp0 = _mm256_setzero_ps(), gp1 = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+        const __m256 g = _mm256_set1_ps(gc[k]);
+        gp0 = _mm256_fmadd_ps(g, _mm256_loadu_ps(tableT + k * kGates), gp0);
+        gp1 = _mm256_fmadd_ps(g, _mm256_loadu_ps(tableT + k * kGates + 8), gp1);
+    }
+    const __m256 p0 = _mm256_loadu_ps(p), p1 = _mm256_loadu_ps(p + 8);
+    const __m256 dot = lanes_sum(_mm256_fmadd_ps(p0, gp0, _mm256_mul_ps(p1, gp1)));
+    _mm256_storeu_ps(gz, _mm256_mul_ps(p0, _mm256_sub_ps(gp0, dot)));
+    _mm256_storeu_ps(gz + 8, _mm256_mul_ps(p1, _mm256_sub_ps(gp1, dot)));
+}
+#endif
+
+template <typename T>
+void softmax_coeffs_impl(const T* z, const T* tableT, T* probs, T* c, int64_t out, bool hard) {
+    at::parallel_for(0, out, 2048, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) softmax_gate(z + j * kGates, tableT, probs + j * kGates, c + 4 * j, hard);
+    });
+}
+
+template <typename T>
+void softmax_coeffs_backward_impl(const T* gc, const T* probs, const T* tableT, T* gz, int64_t out) {
+    at::parallel_for(0, out, 2048, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) softmax_gate_backward(gc + 4 * j, probs + j * kGates, tableT, gz + j * kGates);
+    });
+}
+
 }  // namespace
+
+void check_softmax_args(const torch::Tensor& t, const torch::Tensor& table, int64_t cols, const char* what) {
+    TORCH_CHECK(t.device().is_cpu() && t.dim() == 2 && t.size(1) == cols && t.is_contiguous() &&
+                (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kFloat64),
+                "softmax_coeffs: ", what, " must be a contiguous CPU float tensor of shape (out, ", cols, ")");
+    TORCH_CHECK(table.dim() == 2 && table.size(0) == 4 && table.size(1) == kGates && table.is_contiguous() &&
+                table.scalar_type() == t.scalar_type(),
+                "softmax_coeffs: the transposed gate table must be contiguous (4, 16) of the same dtype");
+}
+
+// logits (out, 16), tableT (4, 16) (the gate table transposed) -> (coeffs (out, 4), probs (out, 16))
+std::vector<torch::Tensor> softmax_coeffs(torch::Tensor logits, torch::Tensor table, bool hard) {
+    check_softmax_args(logits, table, kGates, "logits");
+    const int64_t out = logits.size(0);
+    auto probs = torch::empty_like(logits);
+    auto c = torch::empty({out, 4}, logits.options());
+    AT_DISPATCH_FLOATING_TYPES(logits.scalar_type(), "softmax_coeffs", [&] {
+        softmax_coeffs_impl<scalar_t>(logits.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(),
+                                      probs.data_ptr<scalar_t>(), c.data_ptr<scalar_t>(), out, hard);
+    });
+    return {c, probs};
+}
+
+// grad_coeffs (out, 4), probs (out, 16), tableT (4, 16) -> grad_logits (out, 16)
+torch::Tensor softmax_coeffs_backward(torch::Tensor grad_c, torch::Tensor probs, torch::Tensor table) {
+    check_softmax_args(probs, table, kGates, "probs");
+    check_softmax_args(grad_c, table, 4, "grad_coeffs");
+    TORCH_CHECK(grad_c.size(0) == probs.size(0), "softmax_coeffs: grad_coeffs and probs disagree on out");
+    auto gz = torch::empty_like(probs);
+    AT_DISPATCH_FLOATING_TYPES(probs.scalar_type(), "softmax_coeffs_backward", [&] {
+        softmax_coeffs_backward_impl<scalar_t>(grad_c.data_ptr<scalar_t>(), probs.data_ptr<scalar_t>(),
+                                               table.data_ptr<scalar_t>(), gz.data_ptr<scalar_t>(), probs.size(0));
+    });
+    return gz;
+}
 
 // xT (in, B), ia/ib (out,) int32, coeffs (out, 4) -> yT (out, B)
 torch::Tensor logic_forward(torch::Tensor xT, torch::Tensor ia, torch::Tensor ib, torch::Tensor coeffs) {
@@ -186,4 +359,6 @@ std::vector<torch::Tensor> logic_backward(torch::Tensor gyT, torch::Tensor xT, t
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("forward", &logic_forward, "fused logic layer forward, feature-major");
     m.def("backward", &logic_backward, "fused logic layer backward, feature-major");
+    m.def("softmax_coeffs", &softmax_coeffs, "softmax16 probabilities and their relaxation coefficients");
+    m.def("softmax_coeffs_backward", &softmax_coeffs_backward, "backward of softmax_coeffs");
 }

@@ -11,3 +11,12 @@ def logic_forward_reference(x: torch.Tensor, idx_a: torch.Tensor, idx_b: torch.T
     c0, ca, cb, cab = coeffs.unbind(dim=1)
     # a * (ca + cab * b) + cb * b + c0: 3 multiply-adds per sample and gate
     return torch.addcmul(c0 + cb * b, a, ca + cab * b)
+
+
+def softmax_coefficients_reference(logits: torch.Tensor, table: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    probs = torch.softmax(logits, dim=-1)
+    soft = probs @ table
+    if not hard:
+        return soft
+    # straight-through: the value of the most probable gate, the gradient of the soft mixture
+    return table[logits.argmax(-1)] + soft - soft.detach()

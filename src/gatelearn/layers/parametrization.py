@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..gates import NUM_GATES, PASS_A, coeffs_tensor, truth_to_coeffs_tensor
+from ..kernels import softmax_coefficients
 
 PARAMETRIZATIONS = ("softmax16", "light", "walsh")
 INITS = ("residual", "gaussian")
@@ -83,11 +84,7 @@ def coefficients(parametrization: str, weight: torch.Tensor, *, sampling: str = 
             u = torch.rand(weight.shape, dtype=dtype, device=device, generator=generator)
             # Gumbel noise -log(-log u); the inner minus must be applied before clamping, else log(<0) = NaN
             logits = (weight - torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))) / gumbel_tau
-        probs = torch.softmax(logits, dim=-1)
-        if sampling == "gumbel":
-            hard = torch.nn.functional.one_hot(probs.argmax(-1), NUM_GATES).to(dtype)
-            probs = hard + probs - probs.detach()
-        return probs @ table
+        return softmax_coefficients(logits, table, hard=sampling == "gumbel")
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
     logits = _row_logits(parametrization, weight)
     if sampling == "gumbel":
