@@ -241,9 +241,47 @@ def test_encoder_override_keeps_thresholds():
     base = ThresholdEncoder(12, 2, torch.arange(24.0).view(12, 2))
     enc = apply_encoder_override(base, {"kind": "thresholds", "per_feature": 2, "image": [3, 2, 2]})
     assert torch.equal(enc.thresholds, base.thresholds) and enc.out_shape == (6, 2, 2)
-    with pytest.raises(InputError, match="number of bits"):
+    with pytest.raises(InputError, match="fitted buffers"):
         apply_encoder_override(base, {"per_feature": 3})
     assert apply_encoder_override(base, None) is base
+
+
+def test_threshold_encoder_crop_encodes_only_the_window():
+    C, H, W, K = 2, 5, 6, 2
+    t = torch.rand(C * H * W, K).sort(dim=1).values * 255
+    full = ThresholdEncoder(C * H * W, K, t, image=(C, H, W))
+    crop = ThresholdEncoder(C * H * W, K, t, image=(C, H, W), crop=(1, 2, 3, 4))
+    x = torch.randint(0, 256, (9, C * H * W)).float()
+    assert crop.out_shape == (C * K, 3, 4) and crop.out_features == C * K * 12
+    assert torch.equal(crop(x), full(x)[:, :, 1:4, 2:6])
+    bt = crop.bit_table()      # raw feature indices into the whole image, for the circuit backends
+    assert np.array_equal(x.numpy()[:, bt.feature] > bt.value, crop(x).reshape(9, -1).numpy() > 0)
+    assert crop.spec()["crop"] == [1, 2, 3, 4]
+    for bad in [(0, 0, 6, 1), (0, 5, 1, 2), (0, 0, 0, 2)]:
+        with pytest.raises(ValueError, match="crop"):
+            ThresholdEncoder(C * H * W, K, image=(C, H, W), crop=bad)
+    with pytest.raises(ValueError, match="image shape"):
+        ThresholdEncoder(10, 1, crop=(0, 0, 1, 1))
+
+
+def test_crop_override_keeps_thresholds_and_compiles_exactly():
+    from gatelearn.backends.crun import compile_c
+    base = ThresholdEncoder(64, 1, torch.rand(64, 1) * 255)
+    enc = apply_encoder_override(base, {"kind": "thresholds", "image": [1, 8, 8], "crop": [2, 1, 5, 6]})
+    assert torch.equal(enc.thresholds, base.thresholds) and enc.out_features == 30
+    with pytest.raises(InputError, match="fitted buffers"):
+        apply_encoder_override(base, {"features": 32, "image": [1, 4, 8]})
+    spec = {"encoder": enc.spec(), "layers": [{"kind": "flatten"}, {"kind": "logic", "out": 40, "init": "gaussian"},
+                                              {"kind": "logic", "out": 20, "init": "gaussian"}],
+            "head": {"kind": "groupsum", "classes": 4, "tau": 2.0}, "seed": 3}
+    model = build_model(spec)
+    model.encoder.load_state_dict(base.state_dict())
+    x = np.random.default_rng(0).integers(0, 256, (300, 64)).astype(np.uint8)
+    _assert_lowering_exact(model, x)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x.astype(np.float32))).argmax(1).numpy()
+    got = compile_c(Circuit.from_model(model)).run(x).classes
+    assert np.array_equal(got, want)
 
 
 # ----------------------------------------------------------------------------- models, state, lowering

@@ -75,7 +75,7 @@ class ThresholdEncoder(nn.Module):
     kind = "thresholds"
 
     def __init__(self, features: int, per_feature: int = 1, thresholds: torch.Tensor | None = None,
-                 image: tuple[int, int, int] | None = None):
+                 image: tuple[int, int, int] | None = None, crop: tuple[int, int, int, int] | None = None):
         super().__init__()
         self.in_features = int(features)
         self.per_feature = int(per_feature)
@@ -94,6 +94,23 @@ class ThresholdEncoder(nn.Module):
                                  f"{self.in_features} features, got {image}")
             self.image = image
             self.out_shape = (image[0] * self.per_feature, image[1], image[2])
+        # crop (top, left, height, width): only that window of the image is encoded, e.g. the
+        # central 20x20 of MNIST, whose border pixels are almost always 0 and would only waste
+        # the first layer's gates. The model still takes the whole raw image (thresholds stay
+        # per raw pixel), so deployed circuits read the same input as the model.
+        self.crop = None
+        if crop is not None:
+            if self.image is None:
+                raise ValueError("ThresholdEncoder crop needs an image shape (C, H, W)")
+            crop = tuple(int(v) for v in crop)
+            _, h, w = self.image
+            if (len(crop) != 4 or min(crop) < 0 or crop[2] < 1 or crop[3] < 1
+                    or crop[0] + crop[2] > h or crop[1] + crop[3] > w):
+                raise ValueError(f"ThresholdEncoder crop must be (top, left, height, width) inside the "
+                                 f"{h}x{w} image, got {crop}")
+            self.crop = crop
+            self.out_shape = (self.image[0] * self.per_feature, crop[2], crop[3])
+            self.out_features = self.out_shape[0] * crop[2] * crop[3]
         if thresholds is None:
             thresholds = torch.zeros(self.in_features, self.per_feature)
         thresholds = torch.as_tensor(thresholds, dtype=torch.float32).reshape(self.in_features, self.per_feature)
@@ -123,7 +140,11 @@ class ThresholdEncoder(nn.Module):
         if self.image is not None:
             c, h, w = self.image
             # (B, C, H, W, K) -> (B, C, K, H, W) -> (B, C*K, H, W)
-            bits = bits.view(x.shape[0], c, h, w, self.per_feature).permute(0, 1, 4, 2, 3)
+            bits = bits.view(x.shape[0], c, h, w, self.per_feature)
+            if self.crop is not None:
+                top, left, ch, cw = self.crop
+                bits = bits[:, :, top:top + ch, left:left + cw]
+            bits = bits.permute(0, 1, 4, 2, 3)
             return bits.reshape(x.shape[0], *self.out_shape).to(torch.float32)
         return bits.reshape(x.shape[0], self.out_features).to(torch.float32)
 
@@ -131,6 +152,8 @@ class ThresholdEncoder(nn.Module):
         spec = {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}
         if self.image is not None:
             spec["image"] = list(self.image)
+        if self.crop is not None:
+            spec["crop"] = list(self.crop)
         return spec
 
     def _bit_order(self) -> np.ndarray:
@@ -140,8 +163,12 @@ class ThresholdEncoder(nn.Module):
         if self.image is None:
             return flat
         c, h, w = self.image
+        table = flat.reshape(c, h, w, k)
+        if self.crop is not None:
+            top, left, ch, cw = self.crop
+            table = table[:, top:top + ch, left:left + cw]
         # output (c, k, y, x) <- threshold table entry (feature = (c, y, x), k)
-        return flat.reshape(c, h, w, k).transpose(0, 3, 1, 2).reshape(-1)
+        return table.transpose(0, 3, 1, 2).reshape(-1)
 
     def bit_table(self) -> BitTable:
         n = self.out_features
@@ -244,7 +271,8 @@ def encoder_from_spec(spec: dict) -> nn.Module:
     if kind == "bits":
         return BitInput(spec["features"])
     if kind == "thresholds":
-        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1), image=spec.get("image"))
+        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1), image=spec.get("image"),
+                                crop=spec.get("crop"))
     if kind == "onehot":
         return OneHotEncoder(spec["categories"])
     if kind == "tabular":
@@ -255,9 +283,10 @@ def encoder_from_spec(spec: dict) -> nn.Module:
 def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Module:
     """A copy of a dataset's (fitted) encoder with ``override`` options merged over its spec.
 
-    Presets of convolutional models use this to keep the dataset's thresholds while asking for
-    image-shaped bits: ``{"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28]}``. The
-    override must keep the encoder kind and bit count, since the fitted buffers are copied over.
+    Presets use this to keep the dataset's thresholds while asking for image-shaped bits,
+    ``{"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28]}``, or a crop of them. The
+    override must keep the encoder kind and its buffers' shapes (the raw features), since the
+    fitted buffers are copied over.
     """
     if not override:
         return encoder
@@ -266,8 +295,11 @@ def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Modu
         raise InputError(f"encoder override changes the kind {encoder.spec().get('kind')!r} -> "
                          f"{spec.get('kind')!r}; only options of the dataset's encoder can be overridden")
     new = encoder_from_spec(spec)
-    if new.out_features != encoder.out_features:
-        raise InputError(f"encoder override {override} changes the number of bits "
-                         f"({encoder.out_features} -> {new.out_features}); it may only reshape them")
-    new.load_state_dict(encoder.state_dict())
+    old_state, new_state = encoder.state_dict(), new.state_dict()
+    old_shapes = {k: tuple(v.shape) for k, v in old_state.items()}
+    new_shapes = {k: tuple(v.shape) for k, v in new_state.items()}
+    if old_shapes != new_shapes:
+        raise InputError(f"encoder override {override} changes the encoder's fitted buffers ({old_shapes} -> "
+                         f"{new_shapes}), i.e. its raw features or thresholds; it may only reshape or crop the bits")
+    new.load_state_dict(old_state)
     return new
