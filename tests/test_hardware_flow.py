@@ -208,6 +208,11 @@ def test_cli_optimize_and_import(tmp_path, capsys):
     assert main(["optimize", str(run), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["proven"] is True
+    # --from-model: ABC alone, on the lowered model before gatelearn's passes
+    assert main(["optimize", str(run), "--json", "--from-model"]) == 0
+    raw = json.loads(capsys.readouterr().out)
+    assert raw["proven"] is True and raw["gates_before"] == runs.model_circuit(run).num_gates
+    assert raw["ands_after"] <= raw["ands_naive"]
     # An external AIGER (written by ABC) imported and simulated: same function as the model.
     with_names = tmp_path / "ext.aig"
     c = runs.model_circuit(run)

@@ -173,14 +173,18 @@ class OptimizeResult:
         return dict(vars(self))
 
 
-def optimize(run_dir, script: str | None = None, timeout: float = 600.0) -> OptimizeResult:
+def optimize(run_dir, script: str | None = None, timeout: float = 600.0,
+             from_model: bool = False) -> OptimizeResult:
     """ABC on the gate network of RUN_DIR's base circuit; keep the result if it is smaller (in IR
-    gates, the measure runs.best_circuit uses) and ABC's cec proves it equal to the input."""
+    gates, the measure runs.best_circuit uses) and ABC's cec proves it equal to the input.
+
+    ``from_model=True`` starts from the model as lowered, before gatelearn's own passes, which
+    measures what ABC alone does with the trained network."""
     from .tools import abc
     t0 = time.perf_counter()
     run = runs.run_dir(run_dir)
     script = script or abc.DEFAULT_SCRIPT
-    base = runs.base_circuit(run)
+    base = runs.model_circuit(run) if from_model else runs.base_circuit(run)
     with tempfile.TemporaryDirectory(prefix="gatelearn-opt-") as tmp:
         src, dst = Path(tmp) / "in.aig", Path(tmp) / "out.aig"
         aiger.write_aiger(_network_only(base), src)

@@ -14,13 +14,15 @@ def register(sub) -> None:
     p.add_argument("--script", default=None, help="ABC commands after strash (default: "
                                                   "'strash; dc2; resyn2; dc2; resyn2')")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per ABC call")
+    p.add_argument("--from-model", action="store_true",
+                   help="start from the model as lowered, before gatelearn's passes (what ABC alone achieves)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from .. import hardware
-    r = hardware.optimize(args.run_dir, args.script, args.timeout)
+    r = hardware.optimize(args.run_dir, args.script, args.timeout, from_model=args.from_model)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
         return 0
