@@ -147,6 +147,26 @@ def test_resume_is_bit_identical(tmp_path, sampling):
     assert strip_time(read_metrics(tmp_path / "straight" / "metrics.jsonl")) == strip_time(resumed_lines)
 
 
+def test_lr_step_schedule_and_resuming_into_it(tmp_path):
+    from gatelearn.training.loop import learning_rate
+    cfg = {"lr": 0.02, "iterations": 100, "lr_decay_at": 0.9, "lr_decay": 0.1}
+    assert learning_rate(cfg, 0) == learning_rate(cfg, 89) == 0.02
+    assert learning_rate(cfg, 90) == learning_rate(cfg, 99) == pytest.approx(0.002)
+    assert learning_rate({**cfg, "lr_decay_at": None}, 99) == 0.02
+    with pytest.raises(InputError, match="lr_decay_at"):
+        learning_rate({**cfg, "lr_decay_at": 1.5}, 0)
+    # A run given the schedule when resumed (before the step) ends where a scheduled run ends.
+    ds = toy_dataset()
+    straight, _ = train_model(toy_config(iterations=40, lr_decay_at=0.75), tmp_path / "a", progress=False, dataset=ds)
+    train(toy_config(iterations=20), tmp_path / "b", progress=False, dataset=ds)
+    resumed, _ = train_model({"iterations": 40, "lr_decay_at": 0.75}, tmp_path / "b", resume=True,
+                             progress=False, dataset=ds)
+    plain, _ = train_model(toy_config(iterations=40), tmp_path / "c", progress=False, dataset=ds)
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
 def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
     ds = toy_dataset()
     train(toy_config(iterations=10, eval_every=10), tmp_path, progress=False, dataset=ds)

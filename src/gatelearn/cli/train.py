@@ -28,6 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--iterations", type=int, metavar="N", help="optimizer steps (preset's by default)")
     p.add_argument("--batch-size", type=int, metavar="B", help="global batch size")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    p.add_argument("--lr-decay-at", type=float, metavar="F",
+                   help="fraction of the iterations from which the learning rate is multiplied by --lr-decay")
+    p.add_argument("--lr-decay", type=float, metavar="X", help="factor of that step (preset's, else 0.1)")
     p.add_argument("--tau", type=float, metavar="T", help="GroupSum temperature")
     p.add_argument("--parametrization", choices=PARAMETRIZATIONS, help="gate parametrization of every layer")
     p.add_argument("--sampling", choices=SAMPLINGS, help="soft relaxation or Gumbel straight-through")
@@ -47,6 +50,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..training import make_config, read_checkpoint_info, train, CHECKPOINT_FILE
     overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
+                 "lr_decay_at": args.lr_decay_at, "lr_decay": args.lr_decay,
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
                  "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,

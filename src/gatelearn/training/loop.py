@@ -28,6 +28,7 @@ they would be in one process. Rank 0 alone evaluates and writes files.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -53,9 +54,12 @@ SUMMARY_FILE = "summary.json"
 ACCURACY_PLOT = "accuracy.png"
 GATES_PLOT = "gates.png"
 
-# Settings that may differ between a run and its resumption: they do not change the numbers.
+# Settings that may differ between a run and its resumption: they do not change the numbers
+# computed so far.
 RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed",
-                     "time_limit")
+                     "time_limit", "lr_decay_at", "lr_decay")
+# (iterations and the lr schedule do change the numbers, but only from the resumption on: they
+# are how one extends a run or settles it with a lower learning rate.)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -236,6 +240,22 @@ def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
     return config
 
 
+def learning_rate(config: dict, iteration: int) -> float:
+    """The learning rate of the step that follows ``iteration`` steps: ``lr``, or ``lr * lr_decay``
+    from ``lr_decay_at * iterations`` on. A function of the iteration only, so resuming keeps it."""
+    lr = float(config["lr"])
+    at = config.get("lr_decay_at")
+    if at is None:
+        return lr
+    at = float(at)
+    if not 0.0 < at <= 1.0:
+        raise InputError(f"lr_decay_at must be a fraction of the iterations in (0, 1], got {at}")
+    decay = float(config.get("lr_decay", 0.1))
+    if not decay > 0.0:
+        raise InputError(f"lr_decay must be > 0, got {decay}")
+    return lr * decay if iteration >= round(at * int(config["iterations"])) else lr
+
+
 def _write_metrics_file(path: Path, metrics: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
@@ -322,6 +342,9 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     optimizer = opt_cls(params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)),
                         fused=fused or None)
     sampler = BatchSampler(len(bits_train), seed)
+    # The schedule counts in the iterations asked for, not where a time limit stops the run.
+    lr_at = functools.partial(learning_rate, dict(config))
+    lr_at(0)   # a bad schedule fails before any training
 
     start, metrics, seconds_before = 0, [], 0.0
     if ckpt is not None:
@@ -393,6 +416,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
             loss = F.cross_entropy(net(bits_train[idx].to(dtype)), y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(it)
             optimizer.step()
             it += 1
             if time_limit is not None and time.perf_counter() - t0 >= 60.0 * float(time_limit):

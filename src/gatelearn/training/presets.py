@@ -14,6 +14,8 @@ layers             list of layer-spec dicts, e.g. ``{"kind": "logic", "out": 256
 layer_defaults     optional ``{kind: {option: value}}`` applied under every layer of that kind
 tau                GroupSum temperature of the head
 optimizer          ``adam`` or ``adamw``; ``lr``, ``weight_decay``
+lr_decay_at        optional fraction of ``iterations`` from which the learning rate is
+                   ``lr * lr_decay`` (a single step down for the last stretch; None: constant)
 batch_size         samples per optimizer step (the global batch when distributed)
 iterations         optimizer steps
 eval_every         iterations between evaluations (metrics line, progress bar)
@@ -44,6 +46,8 @@ COMMON: dict = {
     "optimizer": "adam",
     "lr": 0.01,
     "weight_decay": 0.0,
+    "lr_decay_at": None,
+    "lr_decay": 0.1,
     "batch_size": 100,
     "validation": 0.0,
     "layer_defaults": {},
@@ -101,7 +105,10 @@ PRESETS: dict[str, dict] = {
         "dataset": "mnist", "encoder": {"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28],
                                         "crop": [4, 4, 20, 20]},
         "layers": [{"kind": "flatten"}] + _dense(8_000, 6), "tau": 10.0,
-        "iterations": 200_000, "eval_every": 2_000, "checkpoint_every": 10_000,
+        # at a constant lr the test accuracy plateaus at ~97.4% from ~50k steps on; one step down
+        # (lr 0.001) for the last 30k steps settles it
+        "lr_decay_at": 0.8,
+        "iterations": 150_000, "eval_every": 2_000, "checkpoint_every": 10_000,
         "reference": {"accuracy": 97.69, "gates": 48_000, "source": "Petersen et al. 2022"},
     },
     "mnist-large": {
@@ -192,7 +199,7 @@ PRESETS.update({
 })
 
 # Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
-OVERRIDES = ("iterations", "batch_size", "lr", "tau", "parametrization", "sampling", "seed",
+OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "tau", "parametrization", "sampling", "seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit")
 
