@@ -5,7 +5,8 @@
 
 optimize (ABC) -> export (Verilog + testbench with golden vectors, AIGER, BLIF) -> verify (cec) ->
 simulate (testbench bit-for-bit vs the software model) -> report (gates, ANDs, LUTs); each
-step timed. With --dataset the testbench holds the first --vectors test samples of that dataset
+step timed. Each step's figures also go to stderr as soon as they exist (one JSON line per step),
+so a run stopped by a time limit still shows what it measured. With --dataset the testbench holds the first --vectors test samples of that dataset
 (e.g. all 10,000 MNIST test images) and the hard accuracy of the Verilog is computed from the
 simulator's own outputs.
 """
@@ -20,6 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from gatelearn import hardware, runs
+
+
+def progress(fig: dict, step: str) -> None:
+    print(json.dumps({"step": step, "figures": fig}), file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -40,6 +45,7 @@ def main() -> int:
     fig["optimize"] = opt.to_dict()
     fig["ands_reduction_vs_gate_by_gate"] = opt.ands_naive / max(opt.ands_after, 1)
     fig["ands_reduction_vs_strash"] = opt.ands_before / max(opt.ands_after, 1)
+    progress(fig, "optimize")
     x = y = None
     if args.dataset:
         from gatelearn.data.datasets import load_dataset
@@ -53,6 +59,7 @@ def main() -> int:
         fig["accuracy_model_circuit"] = float((m_cls == y).mean())
         fig["accuracy_best_circuit"] = float((b_cls == y).mean())
         fig["software_sim_seconds"] = time.perf_counter() - t
+        progress(fig, "software")
     t = time.perf_counter()
     hardware.export(run, pipeline=args.pipeline, vectors=args.vectors if x is None else len(x), x=x)
     fig["export_seconds"] = time.perf_counter() - t
@@ -60,6 +67,7 @@ def main() -> int:
     rep = hardware.verify(run, timeout=args.timeout)
     fig["verify"] = {"ok": rep.ok, "seconds": time.perf_counter() - t,
                      "checks": [{k: c.to_dict()[k] for k in ("item", "what", "status", "seconds")} for c in rep.checks]}
+    progress(fig, "verify")
     if args.simulate != "none":
         sims = []
         for top in ["gatelearn_model"] + ([f"gatelearn_model_pipe{args.pipeline}"] if args.pipeline else []):
@@ -72,7 +80,8 @@ def main() -> int:
                 cls, _ = parse_results((art / f"{top}_results.txt").read_text(), spec)
                 r["accuracy_from_simulation"] = float((cls == y[:len(cls)]).mean())
             sims.append(r)
-        fig["simulation"] = sims
+            fig["simulation"] = sims
+            progress(fig, f"simulate {top}")
     t = time.perf_counter()
     fig["report"] = hardware.report(run, luts=not args.no_luts, timeout=args.timeout)
     fig["report_seconds"] = time.perf_counter() - t
