@@ -197,10 +197,10 @@ def optimize(run_dir, script: str | None = None, timeout: float = 600.0,
     opt = attach(net, base, meta)
     abc_file = run / runs.ABC_CIRCUIT_FILE
     old = Circuit.load(abc_file).num_gates if abc_file.exists() else None
-    # Kept only when smaller than what the run already has (with --from-model: also smaller than
-    # the circuit of gatelearn's passes, else that one stays the run's best).
+    # Kept only when smaller than what the run already has (with --from-model: smaller than the
+    # circuit of gatelearn's passes, else that one stays the run's best).
     current = runs.base_circuit(run).num_gates if from_model else base.num_gates
-    kept = bool(proven) and opt.num_gates < min(base.num_gates, current) and (old is None or opt.num_gates <= old)
+    kept = bool(proven) and opt.num_gates < current and (old is None or opt.num_gates <= old)
     if kept:
         opt.save(abc_file)
     return OptimizeResult(script, aiger.naive_and_count(base), before.ands, before.levels, after.ands, after.levels, base.num_gates, opt.num_gates,

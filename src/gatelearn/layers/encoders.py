@@ -140,11 +140,7 @@ class ThresholdEncoder(nn.Module):
         if self.image is not None:
             c, h, w = self.image
             # (B, C, H, W, K) -> (B, C, K, H, W) -> (B, C*K, H, W)
-            bits = bits.view(x.shape[0], c, h, w, self.per_feature)
-            if self.crop is not None:
-                top, left, ch, cw = self.crop
-                bits = bits[:, :, top:top + ch, left:left + cw]
-            bits = bits.permute(0, 1, 4, 2, 3)
+            bits = self._window(bits.view(x.shape[0], c, h, w, self.per_feature)).permute(0, 1, 4, 2, 3)
             return bits.reshape(x.shape[0], *self.out_shape).to(torch.float32)
         return bits.reshape(x.shape[0], self.out_features).to(torch.float32)
 
@@ -156,6 +152,13 @@ class ThresholdEncoder(nn.Module):
             spec["crop"] = list(self.crop)
         return spec
 
+    def _window(self, a):
+        """The crop window of an array (tensor or ndarray) shaped (..., H, W, K)."""
+        if self.crop is None:
+            return a
+        top, left, ch, cw = self.crop
+        return a[..., top:top + ch, left:left + cw, :]
+
     def _bit_order(self) -> np.ndarray:
         """(feature, k) index of every output bit in output order, as flat indices f*K + k."""
         n, k = self.in_features, self.per_feature
@@ -163,12 +166,8 @@ class ThresholdEncoder(nn.Module):
         if self.image is None:
             return flat
         c, h, w = self.image
-        table = flat.reshape(c, h, w, k)
-        if self.crop is not None:
-            top, left, ch, cw = self.crop
-            table = table[:, top:top + ch, left:left + cw]
         # output (c, k, y, x) <- threshold table entry (feature = (c, y, x), k)
-        return table.transpose(0, 3, 1, 2).reshape(-1)
+        return self._window(flat.reshape(c, h, w, k)).transpose(0, 3, 1, 2).reshape(-1)
 
     def bit_table(self) -> BitTable:
         n = self.out_features
