@@ -264,6 +264,26 @@ def test_threshold_encoder_crop_encodes_only_the_window():
         ThresholdEncoder(10, 1, crop=(0, 0, 1, 1))
 
 
+def test_threshold_encoder_relaxed_ramp():
+    """relaxed(): the ramp clamp((x - t) / width + 1/2, 0, 1) in forward()'s layout (crop included);
+    MNIST's threshold 127 with width 255 gives grey values; a narrow ramp gives the hard bits."""
+    C, H, W, K = 2, 5, 6, 2
+    t = torch.rand(C * H * W, K).sort(dim=1).values * 200 + 20
+    enc = ThresholdEncoder(C * H * W, K, t, image=(C, H, W), crop=(1, 2, 3, 4))
+    x = torch.randint(0, 256, (9, C * H * W)).float()
+    soft = enc.relaxed(x, 40.0)
+    assert soft.shape == enc(x).shape and float(soft.min()) >= 0 and float(soft.max()) <= 1
+    assert torch.equal(enc.relaxed(x + 0.5, 1e-3), enc(x + 0.5))   # x + 0.5 never sits on a threshold
+    assert torch.equal((soft > 0.5), enc(x) > 0)
+    mnist = ThresholdEncoder(784, 1, torch.full((784, 1), 127.0))
+    pixels = torch.randint(0, 256, (4, 784), dtype=torch.uint8)
+    assert torch.allclose(mnist.relaxed(pixels, 255.0), pixels.float() / 255, atol=0.5 / 255 + 1e-6)
+    with pytest.raises(InputError, match="width"):
+        mnist.relaxed(pixels, 0.0)
+    with pytest.raises(InputError, match="shape"):
+        mnist.relaxed(pixels[:, :10], 255.0)
+
+
 def test_crop_override_keeps_thresholds_and_compiles_exactly():
     from gatelearn.backends.crun import compile_c
     base = ThresholdEncoder(64, 1, torch.rand(64, 1) * 255)

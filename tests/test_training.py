@@ -167,6 +167,41 @@ def test_lr_step_schedule_and_resuming_into_it(tmp_path):
     assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in straight.state_dict().items())
 
 
+def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> Dataset:
+    """Random 4x4 'images' of bytes under the MNIST name (threshold 127); label = the mean of the
+    top row is dark (> 127)."""
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        x = rng.integers(0, 256, size=(n, 16)).astype(np.uint8)
+        return x, (x[:, :4].mean(1) > 127).astype(np.int64)
+
+    (xtr, ytr), (xte, yte) = part(n_train), part(n_test)
+    return Dataset("mnist", xtr, ytr, xte, yte, 2, None, ["light", "dark"], [f"p{i}" for i in range(16)], {})
+
+
+def test_training_on_relaxed_inputs(tmp_path):
+    """relaxed_inputs trains on the encoder's ramp (grey values for width 255) and changes the
+    result; evaluation, the summary and the saved model use the hard bits."""
+    ds = grey_dataset()
+    cfg = make_config("mnist-small", iterations=30, eval_every=10, batch_size=20, threads=1, tau=2.0)
+    cfg.pop("encoder")
+    cfg["layers"] = [{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}]
+    grey, summary = train_model({**cfg, "relaxed_inputs": 255.0}, tmp_path / "grey", progress=False, dataset=ds)
+    hard, _ = train_model(cfg, tmp_path / "hard", progress=False, dataset=ds)
+    assert any(not torch.equal(v, hard.state_dict()[k]) for k, v in grey.state_dict().items())
+    loaded = gatelearn.load(tmp_path / "grey")
+    loaded.eval()
+    x_test = torch.as_tensor(ds.x_test)
+    assert torch.equal(loaded.encoder(x_test), (x_test > 127).float())
+    predicted = loaded(x_test).argmax(1).numpy()
+    assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
+    with pytest.raises(InputError, match="width must be > 0"):
+        train({**cfg, "relaxed_inputs": 0.0}, tmp_path / "zero", progress=False, dataset=ds)
+    with pytest.raises(InputError, match="threshold encoder.*onehot"):
+        train(toy_config(relaxed_inputs=1.0), tmp_path / "onehot", progress=False, dataset=toy_dataset())
+
+
 def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
     ds = toy_dataset()
     train(toy_config(iterations=10, eval_every=10), tmp_path, progress=False, dataset=ds)

@@ -14,7 +14,7 @@ from ..errors import InputError
 
 
 def register(subparsers) -> None:
-    from ..layers.parametrization import PARAMETRIZATIONS, SAMPLINGS
+    from ..layers.parametrization import INITS, PARAMETRIZATIONS, SAMPLINGS
     from ..training.presets import preset_names
     p = subparsers.add_parser("train", help="train a logic gate network from a preset",
                               description="Train a logic gate network. Writes metrics.jsonl, "
@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--tau", type=float, metavar="T", help="GroupSum temperature")
     p.add_argument("--parametrization", choices=PARAMETRIZATIONS, help="gate parametrization of every layer")
     p.add_argument("--sampling", choices=SAMPLINGS, help="soft relaxation or Gumbel straight-through")
+    p.add_argument("--init", choices=INITS, help="gate initialisation of every layer")
+    p.add_argument("--relaxed-inputs", type=float, metavar="WIDTH",
+                   help="train on relaxed input bits: a ramp WIDTH raw units wide around each threshold "
+                        "(255 on MNIST = grey values); evaluation and the model use the hard bits")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
@@ -52,6 +56,7 @@ def run(args) -> int:
     overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
                  "lr_decay_at": args.lr_decay_at, "lr_decay": args.lr_decay,
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
+                 "init": args.init, "relaxed_inputs": args.relaxed_inputs,
                  "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit}

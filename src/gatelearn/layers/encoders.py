@@ -136,13 +136,33 @@ class ThresholdEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_raw(x, self.in_features, "ThresholdEncoder")
-        bits = x.to(torch.float32).unsqueeze(-1) > self.thresholds
+        return self._arrange(x.to(torch.float32).unsqueeze(-1) > self.thresholds)
+
+    def relaxed(self, x: torch.Tensor, width: float) -> torch.Tensor:
+        """A training-time relaxation of the bits: a linear ramp ``width`` raw units wide centred
+        on each threshold, ``clamp((x - t) / width + 1/2, 0, 1)``, in the layout of ``forward``.
+
+        As ``width`` shrinks it becomes ``forward``'s hard bits, which stay what the model (and
+        every circuit) computes in eval mode. With MNIST's threshold 127 and ``width=255`` the
+        values are the grey levels ``x / 255`` (to half a level), the input the reference code
+        trains on: the first layer then also learns from how dark a pixel is.
+        """
+        width = float(width)
+        if not width > 0:
+            raise InputError(f"ThresholdEncoder.relaxed: width must be > 0 (raw input units), got {width}")
+        x = _check_raw(x, self.in_features, "ThresholdEncoder")
+        ramp = (x.to(torch.float32).unsqueeze(-1) - self.thresholds) / width + 0.5
+        return self._arrange(ramp.clamp_(0.0, 1.0))
+
+    def _arrange(self, values: torch.Tensor) -> torch.Tensor:
+        """(B, features, K) values -> float32 output in bit order (image-shaped when ``image``)."""
+        batch = values.shape[0]
         if self.image is not None:
             c, h, w = self.image
             # (B, C, H, W, K) -> (B, C, K, H, W) -> (B, C*K, H, W)
-            bits = self._window(bits.view(x.shape[0], c, h, w, self.per_feature)).permute(0, 1, 4, 2, 3)
-            return bits.reshape(x.shape[0], *self.out_shape).to(torch.float32)
-        return bits.reshape(x.shape[0], self.out_features).to(torch.float32)
+            values = self._window(values.view(batch, c, h, w, self.per_feature)).permute(0, 1, 4, 2, 3)
+            return values.reshape(batch, *self.out_shape).to(torch.float32)
+        return values.reshape(batch, self.out_features).to(torch.float32)
 
     def spec(self) -> dict:
         spec = {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}

@@ -322,6 +322,21 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         val = (encode(encoder, x_val), torch.as_tensor(y_val))
     if len(bits_train) == 0:
         raise InputError(f"dataset {config.get('dataset')!r} has no training rows")
+    # Training on relaxed input bits (e.g. MNIST's grey values) draws each batch's inputs from the
+    # raw rows through the encoder's ramp; evaluation keeps the hard bits the circuit will see.
+    relax_width = config.get("relaxed_inputs")
+    raw_train = None
+    if relax_width is not None:
+        if not hasattr(encoder, "relaxed"):
+            raise InputError(f"relaxed_inputs needs a threshold encoder; dataset {config.get('dataset')!r} "
+                             f"uses a {encoder.spec().get('kind')!r} encoder")
+        encoder.relaxed(torch.as_tensor(x_train[:1]), relax_width)   # a bad width fails here
+        raw_train = torch.as_tensor(x_train)
+
+    def train_inputs(idx: torch.Tensor) -> torch.Tensor:
+        if raw_train is None:
+            return bits_train[idx].to(dtype)
+        return encoder.relaxed(raw_train[idx], relax_width).to(dtype)
 
     # --- model and optimizer ----------------------------------------------------------------
     spec = {"encoder": encoder.spec(), "layers": layer_specs(config),
@@ -413,7 +428,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         it = start
         while it < iterations:
             idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
-            loss = F.cross_entropy(net(bits_train[idx].to(dtype)), y_train[idx])
+            loss = F.cross_entropy(net(train_inputs(idx)), y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:

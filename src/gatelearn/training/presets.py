@@ -14,6 +14,9 @@ layers             list of layer-spec dicts, e.g. ``{"kind": "logic", "out": 256
 layer_defaults     optional ``{kind: {option: value}}`` applied under every layer of that kind
 tau                GroupSum temperature of the head
 optimizer          ``adam`` or ``adamw``; ``lr``, ``weight_decay``
+relaxed_inputs     optional ramp width (raw input units) for training on relaxed input bits
+                   (``ThresholdEncoder.relaxed``; 255 on MNIST = grey values); None: hard bits.
+                   Evaluation and the saved model always use the hard bits
 lr_decay_at        optional fraction of ``iterations`` from which the learning rate is
                    ``lr * lr_decay`` (a single step down for the last stretch; None: constant)
 batch_size         samples per optimizer step (the global batch when distributed)
@@ -48,6 +51,7 @@ COMMON: dict = {
     "weight_decay": 0.0,
     "lr_decay_at": None,
     "lr_decay": 0.1,
+    "relaxed_inputs": None,
     "batch_size": 100,
     "validation": 0.0,
     "layer_defaults": {},
@@ -199,13 +203,14 @@ PRESETS.update({
 })
 
 # Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
-OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "tau", "parametrization", "sampling", "seed",
+OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "tau", "parametrization",
+             "sampling", "init", "seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "threads": None, "data_dir": None, "parametrization": None,
-                      "sampling": None, "dtype": "float32", "distributed": False, "time_limit": None}
+                      "sampling": None, "init": None, "dtype": "float32", "distributed": False, "time_limit": None}
 
 
 def preset_names() -> list[str]:
@@ -237,12 +242,12 @@ def make_config(preset: str, **overrides) -> dict:
 
 def layer_specs(config: dict) -> list[dict]:
     """The model spec's layer list: each layer over its kind's defaults, then the run-wide
-    ``parametrization`` / ``sampling`` overrides on every layer that has that option."""
+    ``parametrization`` / ``sampling`` / ``init`` overrides on every layer that has that option."""
     specs = []
     for layer in config["layers"]:
         kind = layer.get("kind")
         spec = {**LAYER_DEFAULTS.get(kind, {}), **config.get("layer_defaults", {}).get(kind, {}), **layer}
-        for key in ("parametrization", "sampling"):
+        for key in ("parametrization", "sampling", "init"):
             if config.get(key) is not None and key in spec:
                 spec[key] = config[key]
         specs.append(spec)
