@@ -88,6 +88,35 @@ def stats(path: Path, timeout: float = 120.0) -> AigStats:
     return found[-1]
 
 
+_LUT_STATS = re.compile(r"i/o\s*=\s*(\d+)\s*/\s*(\d+).*?nd\s*=\s*(\d+).*?lev\s*=\s*(\d+)", re.S)
+
+
+@dataclass
+class LutStats:
+    luts: int
+    levels: int
+
+
+def lut_map(path: Path, k: int = 6, timeout: float = DEFAULT_TIMEOUT) -> LutStats:
+    """Map the AIGER file to ``k``-input LUTs with ABC's mapper (``strash; if -K k``: depth-optimal,
+    then area recovery) and return the LUT count and LUT depth.
+
+    This is the mapper yosys's ``abc -lut`` calls, without yosys's generic synthesis in front,
+    which on a network of tens of thousands of gates takes longer than the mapping itself by
+    orders of magnitude.
+    """
+    if not 2 <= int(k) <= 12:
+        raise ToolError(f"LUT size must be between 2 and 12 inputs, got {k}")
+    path = Path(path).resolve()
+    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
+        out = run_abc(f"read {path}; strash; if -K {int(k)}; print_stats", tmp, timeout,
+                      f"mapping {path.name} to {k}-LUTs")
+    found = [LutStats(int(m.group(3)), int(m.group(4))) for m in _LUT_STATS.finditer(out)]
+    if not found:
+        raise ToolError(f"ABC printed no LUT statistics for {path}:\n{tail(out)}")
+    return found[-1]
+
+
 @dataclass
 class CecResult:
     equivalent: bool | None    # None: undecided (resource limit)

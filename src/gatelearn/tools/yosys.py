@@ -52,14 +52,21 @@ class LutReport:
     flip_flops: int
 
 
-def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_TIMEOUT) -> LutReport:
+def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_TIMEOUT,
+            blackbox: dict[str, int] | None = None) -> LutReport:
     """``synth -flatten; abc -lut k``: number of k-LUTs and the LUT depth (longest path of LUTs
-    between inputs / flip-flops and outputs / flip-flops)."""
+    between inputs / flip-flops and outputs / flip-flops).
+
+    ``blackbox`` maps module names to LUT depths: those modules are left out of the mapping (their
+    LUTs are not counted; map them separately) and each instance counts as that many LUT levels
+    from its inputs to its outputs in the depth.
+    """
     reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
+    boxes = "".join(f"; blackbox {name}" for name in (blackbox or {}))
     with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
         js = Path(tmp) / "mapped.json"
-        run_script(f"{reads}; synth -flatten -top {top}; abc -lut {k}; opt_clean; write_json {js}", tmp, timeout,
-                   f"mapping {top} to {k}-LUTs")
+        run_script(f"{reads}{boxes}; synth -flatten -top {top}; abc -lut {k}; opt_clean; write_json {js}", tmp,
+                   timeout, f"mapping {top} to {k}-LUTs")
         try:
             netlist = json.loads(js.read_text())
         except (OSError, ValueError) as exc:
@@ -68,14 +75,23 @@ def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_
     if mod is None:
         raise ToolError(f"yosys netlist has no module {top}")
     driver: dict[int, list[int]] = {}
+    weight: dict[int, int] = {}      # LUT levels between a net and its driver's inputs
     luts, ffs = [], 0
     for cell in mod.get("cells", {}).values():
         t = cell.get("type", "")
+        conn = cell.get("connections", {})
         if t == "$lut":
-            ins = [b for b in cell["connections"].get("A", []) if isinstance(b, int)]
-            for b in cell["connections"].get("Y", []):
+            ins = [b for b in conn.get("A", []) if isinstance(b, int)]
+            for b in conn.get("Y", []):
                 driver[b] = ins
             luts.append(ins)
+        elif blackbox and t in blackbox:
+            outs = set(port for port, d in cell.get("port_directions", {}).items() if d == "output")
+            ins = [b for port, bits in conn.items() if port not in outs for b in bits if isinstance(b, int)]
+            for port in outs:
+                for b in conn.get(port, []):
+                    if isinstance(b, int):
+                        driver[b], weight[b] = ins, int(blackbox[t])
         elif "DFF" in t.upper():
             ffs += 1
     depth: dict[int, int] = {}
@@ -97,7 +113,7 @@ def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_
             if todo:
                 stack.extend(todo)
             else:
-                depth[b] = 1 + max((depth[i] for i in ins), default=0)
+                depth[b] = weight.get(b, 1) + max((depth[i] for i in ins), default=0)
                 stack.pop()
         return depth[bit]
 
