@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/accuracy.py --preset mnist-conv-s --data-dir ../shared/datasets \\
         --threads 1 --minutes 65
 
-The same as ``gatelearn train`` (every flag is passed through), plus a JSON line with hard and
+The same as ``gatelearn train`` (its main flags are passed through), plus a JSON line with hard and
 relaxed accuracy, the discretization gap, gates, gates actually used, iterations and training
 time, and the preset's published reference figure next to them.
 """
@@ -26,12 +26,16 @@ def main() -> None:
     p.add_argument("--minutes", type=float, help="time limit for the training (the run finishes there)")
     p.add_argument("--sampling", choices=("soft", "gumbel"))
     p.add_argument("--parametrization", choices=("softmax16", "light", "walsh"))
+    p.add_argument("--init", choices=("residual", "gaussian"))
+    p.add_argument("--relaxed-inputs", type=float, metavar="WIDTH")
+    p.add_argument("--lr-decay-at", type=float)
     p.add_argument("--threads", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int)
     args = p.parse_args()
     config = make_config(args.preset, data_dir=args.data_dir, iterations=args.iterations,
                          time_limit=args.minutes, sampling=args.sampling, parametrization=args.parametrization,
+                         init=args.init, relaxed_inputs=args.relaxed_inputs, lr_decay_at=args.lr_decay_at,
                          threads=args.threads, seed=args.seed, eval_every=args.eval_every)
     out = Path(args.out or Path("runs") / args.preset)
     s = train(config, out, progress=False)

@@ -419,7 +419,7 @@ def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 
                 text, spec = verilog.emit_verilog(best, "gatelearn_model")
                 v.write_text(text)
                 rest = yosys.lut_map([v], "gatelearn_model", 6, timeout,
-                                     blackbox={"gatelearn_model_net": net.levels})
+                                     blackbox={"gatelearn_model_net": net.levels}, fast=True)
                 out["luts_encoder_head"] = rest.luts
                 out["luts_full"], out["lut_depth_full"] = net.luts + rest.luts, rest.depth
     manifest = load_manifest(run)

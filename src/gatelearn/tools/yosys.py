@@ -53,19 +53,24 @@ class LutReport:
 
 
 def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_TIMEOUT,
-            blackbox: dict[str, int] | None = None) -> LutReport:
+            blackbox: dict[str, int] | None = None, fast: bool = False) -> LutReport:
     """``synth -flatten; abc -lut k``: number of k-LUTs and the LUT depth (longest path of LUTs
     between inputs / flip-flops and outputs / flip-flops).
 
     ``blackbox`` maps module names to LUT depths: those modules are left out of the mapping (their
     LUTs are not counted; map them separately) and each instance counts as that many LUT levels
     from its inputs to its outputs in the depth.
+
+    ``fast`` runs yosys's short ABC script (``abc -fast``: no fraiging, choices or mfs). On the
+    popcounts of a 10-class, 800-outputs-per-class head the full script runs for over ten minutes
+    (it grows faster than the design); the fast one maps one such class to 826 LUTs instead of 815.
     """
     reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
     boxes = "".join(f"; blackbox {name}" for name in (blackbox or {}))
     with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
         js = Path(tmp) / "mapped.json"
-        run_script(f"{reads}{boxes}; synth -flatten -top {top}; abc -lut {k}; opt_clean; write_json {js}", tmp,
+        abc_cmd = f"abc -lut {k}" + (" -fast" if fast else "")
+        run_script(f"{reads}{boxes}; synth -flatten -top {top}; {abc_cmd}; opt_clean; write_json {js}", tmp,
                    timeout, f"mapping {top} to {k}-LUTs")
         try:
             netlist = json.loads(js.read_text())
