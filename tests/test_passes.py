@@ -65,6 +65,23 @@ def test_rewrites_on_a_hand_made_circuit():
     assert d.num_gates == 4                                # AND, FALSE, NOT_A_AND_B, NOT_A
 
 
+def test_output_inverters_are_absorbed_into_their_source():
+    # inputs 0,1,2. gates: 3 = AND(0,1); 4 = NOT(3), an output; 5 = OR(3, 2) also reads the AND
+    op, a, b = [ID["AND"], ID["NOT_A"], ID["OR"]], [0, 3, 3], [1, 0, 2]
+    c = Circuit(3, op, a, b, [4, 5]).validate()
+    d, _ = optimize(c)
+    X = all_inputs(3)
+    assert (d.simulate(X) == c.simulate(X)).all()
+    assert d.num_gates == 2                                  # the NOT is gone
+    assert d.op[d.outputs[0] - 3] == ID["NAND"]              # the AND became a NAND ...
+    # ... which the OR reads negated (operands in canonical order: input 2 first)
+    assert d.op[d.outputs[1] - 3] == ID["A_OR_NOT_B"] and d.b[d.outputs[1] - 3] == d.outputs[0]
+    # when an output needs the AND itself, the NOT stays
+    c2 = Circuit(3, op, a, b, [4, 5, 3]).validate()
+    d2, _ = optimize(c2)
+    assert d2.num_gates == 3 and (d2.simulate(X) == c2.simulate(X)).all()
+
+
 def test_commutative_and_swapped_duplicates_merge():
     # AND(0,1) / AND(1,0) and A_AND_NOT_B(0,1) / NOT_A_AND_B(1,0) are the same gates
     op = [ID["AND"], ID["AND"], ID["A_AND_NOT_B"], ID["NOT_A_AND_B"]]

@@ -7,6 +7,9 @@ Passes
     remove_buffers        copies (A, B) are bypassed; NOT gates are folded into their consumers
                           (every 2-input function with a negated operand is again one of the 16),
                           which also removes double negations
+    absorb_output_inverters an output NOT(x) of a gate x that no output reads directly: x is
+                          complemented instead (the 16 functions are closed under negation),
+                          so the NOT becomes a copy and x's other readers take it negated
     collapse_same_operands f(x, x) becomes a function of x alone
     structural_hash       one gate per distinct (function, operands); operands put in a canonical
                           order (a <= b, swapping the truth table for non-commutative gates)
@@ -32,7 +35,8 @@ import numpy as np
 from ..gates import BY_NAME, NUM_GATES, TRUTH_NP
 from .ir import USES_A, USES_B, Circuit
 
-__all__ = ["propagate_constants", "remove_buffers", "collapse_same_operands", "structural_hash",
+__all__ = ["propagate_constants", "remove_buffers", "absorb_output_inverters", "collapse_same_operands",
+           "structural_hash",
            "remove_dead", "optimize", "DEFAULT_PASSES", "gate_levels", "PASSES"]
 
 OP_FALSE, OP_TRUE = BY_NAME["FALSE"].id, BY_NAME["TRUE"].id
@@ -170,6 +174,30 @@ def remove_buffers(c: Circuit) -> Circuit:
     return _sweep(c, rule)
 
 
+def absorb_output_inverters(c: Circuit) -> Circuit:
+    """The NOT gates ``remove_buffers`` must keep are outputs ``NOT(x)``. When no output reads the
+    gate x itself, x is rewritten to compute ``~x`` (another of the 16 functions): the NOT then
+    reads ``~~x`` and becomes a copy (bypassed by ``remove_buffers``), and every other reader of
+    x reads the new gate negated, which folds into its own function. One gate fewer per such x;
+    in trained networks the last layer has many NOT outputs."""
+    n = c.num_inputs
+    out_nodes = np.unique(c.outputs)
+    out_gates = out_nodes[out_nodes >= n] - n
+    not_out = out_gates[(c.op[out_gates] == OP_NOT_A) | (c.op[out_gates] == OP_NOT_B)]
+    src = np.where(c.op[not_out] == OP_NOT_A, c.a[not_out], c.b[not_out])
+    flip = np.zeros(c.num_nodes, bool)
+    flip[src[src >= n]] = True
+    flip[out_nodes] = False                     # an output needs x itself
+    flip[n:] &= ~np.isin(c.op, [OP_FALSE, OP_TRUE])   # constants are propagate_constants' job
+
+    def rule(rw, g, t, a, b, n):
+        f = flip[n + g]
+        t[f] = 1 - t[f]
+        rw.set_gates(g, t, a, b)
+        rw.neg[n + g[f]] = True       # readers take the complemented gate negated: the old value
+    return _sweep(c, rule)
+
+
 def collapse_same_operands(c: Circuit) -> Circuit:
     """A gate reading the same node twice, f(x, x), becomes the one-input function
     (f(0,0) for x=0, f(1,1) for x=1) of x -- a constant, a copy or a NOT."""
@@ -225,6 +253,7 @@ def remove_dead(c: Circuit) -> Circuit:
 PASSES: dict[str, Callable[[Circuit], Circuit]] = {
     "propagate_constants": propagate_constants,
     "remove_buffers": remove_buffers,
+    "absorb_output_inverters": absorb_output_inverters,
     "collapse_same_operands": collapse_same_operands,
     "structural_hash": structural_hash,
     "remove_dead": remove_dead,
