@@ -194,3 +194,22 @@ def test_hardware_features_reject_fractions():
         verilog.to_hw_features(c, spec, np.full((2, 6), 1.5))
     x = np.full((1, 6), 10 ** 6)
     assert (verilog.to_hw_features(c, spec, x) == (1 << spec.width) - 1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 900), st.integers(0, 2 ** 32 - 1))
+def test_compressor_plan_is_a_popcount(n, seed):
+    """Evaluating the plan (groups of 3-6 bits -> their count, then the two final rows added)
+    gives the number of ones, with every group within one 6-LUT's inputs."""
+    groups, rows = verilog.compressor_plan(n)
+    bits = np.random.default_rng(seed).random(n) < np.random.default_rng(seed + 1).random()
+    made = []
+
+    def value(r):
+        return 0 if r is None else int(bits[r[1]]) if r[0] == "in" else (made[r[1]] >> r[2]) & 1
+    for group in groups:
+        assert 3 <= len(group) <= 6
+        made.append(sum(value(r) for r in group))
+    total = sum((value(a) + value(b)) << w for w, (a, b) in enumerate(zip(*rows)))
+    assert total == int(bits.sum())
+    assert len(rows[0]) <= max(n, 1).bit_length() + 1

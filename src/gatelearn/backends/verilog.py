@@ -23,9 +23,9 @@ The gate network is also emitted alone as ``NAME_net`` (``in_bits`` -> ``out_bit
 combinational top instantiates; each gate is the gate table's Verilog expression.
 
 The popcount is a compressor tree (groups of up to six bits -> their count, see
-:func:`_popcount_lines`), the argmax a balanced comparison tree in which the right operand wins
+:func:`compressor_plan`), the argmax a balanced comparison tree in which the right operand wins
 only when strictly larger; :func:`reference_aig` builds the same function as an AIG straight
-from the IR, with a plain adder tree, for the equivalence proof.
+from the IR, in the same shape, for the equivalence proof.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from ..fileio import atomic_write_text
 from ..gates import GATES
 from .aiger import AigBuilder, circuit_to_aig
 
-__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan",
+__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan", "compressor_plan",
            "feature_width", "encoder_constants", "to_hw_features", "software_outputs", "write_verilog"]
 
 MIN_FEATURE_BITS = 8
@@ -189,46 +189,70 @@ def _encoder_lines(circuit: Circuit, spec: HwSpec, dst: str) -> list[str]:
     return lines
 
 
-def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
-    """Per class, a compressor tree. Bits of equal weight form a column; while a column holds
-    three or more bits, groups of up to six are replaced by their 2- or 3-bit count (bit j goes to
-    the column j places up); one adder then sums the last two rows.
+def compressor_plan(n: int) -> tuple[list[list[tuple]], list[list[tuple | None]]]:
+    """The popcount of n bits as a compressor tree, shared by the Verilog and the reference AIG
+    (an equivalence checker proves two differently shaped adder trees equal only with great
+    effort; with one shape ``cec`` matches them node for node).
 
-    A group's count bits are written as full adders, not ``+``, so each is a function of at most
-    six bits: one 6-LUT, and 6:3 compression costs about one LUT per input bit. For 800 bits
-    yosys maps this to 815 6-LUTs against 1,286 for a balanced tree of ``+``.
+    Bits of equal weight form a column; while a column holds three or more bits, groups of up to
+    six become their 2- or 3-bit count (bit j goes to the column j places up); one adder then sums
+    the last two rows. A count bit depends on at most six bits, so it is one 6-LUT and 6:3
+    compression costs about one LUT per input bit: for 800 bits yosys maps this to 815 6-LUTs,
+    against 1,286 for a balanced tree of two-operand adders.
+
+    A bit reference is ``("in", i)`` or ``("g", k, j)`` (bit j of group k). Returns ``groups``
+    (group k = its 3 to 6 input references, in creation order) and ``rows``: two lists over the
+    columns of the final adder, each entry a reference or None for 0.
     """
+    cols: dict[int, list[tuple]] = {0: [("in", i) for i in range(n)]}
+    groups: list[list[tuple]] = []
+    while any(len(col) > 2 for col in cols.values()):
+        nxt: dict[int, list[tuple]] = {}
+        for w in sorted(cols):
+            col, i = cols[w], 0
+            while len(col) - i >= 3:
+                group = col[i:i + 6]
+                i += len(group)
+                for j in range(count_width(len(group))):
+                    nxt.setdefault(w + j, []).append(("g", len(groups), j))
+                groups.append(group)
+            nxt.setdefault(w, []).extend(col[i:])
+        cols = nxt
+    width = max(cols, default=0) + 1
+    rows = [[cols[w][r] if len(cols.get(w, [])) > r else None for w in range(width)] for r in (0, 1)]
+    return groups, rows
+
+
+def count_width(m: int) -> int:
+    """Bits of the count of m (3..6) bits."""
+    return 2 if m == 3 else 3
+
+
+def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
+    """Per class, the compressor tree of :func:`compressor_plan`. A group's count is written as
+    full adders, not ``+``, so yosys keeps each count bit a function of the group's bits."""
     lines = []
     G, B = spec.group, spec.count_bits
+    groups, rows = compressor_plan(G)
     for k in range(spec.classes):
-        cols: dict[int, list[str]] = {0: [f"{bits}[{k * G + i}]" for i in range(G)]}
-        n = 0
-        while any(len(col) > 2 for col in cols.values()):
-            nxt: dict[int, list[str]] = {}
-            for w in sorted(cols):
-                col, i = cols[w], 0
-                while len(col) - i >= 3:
-                    group = col[i:i + 6]
-                    i += len(group)
-                    name = f"pc{k}_{n}"
-                    n += 1
-                    lines += _count_lines(name, group)
-                    for j in range(2 if len(group) == 3 else 3):
-                        nxt.setdefault(w + j, []).append(f"{name}[{j}]")
-                nxt.setdefault(w, []).extend(col[i:])
-            cols = nxt
-        width = max(B, max(cols) + 1)
-        rows = [", ".join(cols[w][r] if len(cols.get(w, [])) > r else "1'b0" for w in reversed(range(width)))
-                for r in (0, 1)]
+        def ref(r):
+            if r is None:
+                return "1'b0"
+            return f"{bits}[{k * G + r[1]}]" if r[0] == "in" else f"pc{k}_{r[1]}[{r[2]}]"
+        for gi, group in enumerate(groups):
+            lines += _count_lines(f"pc{k}_{gi}", [ref(r) for r in group])
+        width = max(B, len(rows[0]))
+        pad = [None] * (width - len(rows[0]))
+        a, b = (", ".join(ref(r) for r in reversed(row + pad)) for row in rows)
         # the sum is at most G < 2^B, so its low B bits are the count
-        lines.append(f"  wire [{width - 1}:0] pc{k}_sum = {{{rows[0]}}} + {{{rows[1]}}};")
+        lines.append(f"  wire [{width - 1}:0] pc{k}_sum = {{{a}}} + {{{b}}};")
         lines.append(f"  assign {counts}[{k * B} +: {B}] = pc{k}_sum[{B - 1}:0];")
     return lines
 
 
 def _count_lines(name: str, group: list[str]) -> list[str]:
-    """Wire ``name`` = the number of ones among 3 to 6 bits (2 bits for 3, else 3 bits), from two
-    full adders and their sum."""
+    """Wire ``name`` = the number of ones among 3 to 6 bits, from two full adders and their sum
+    (the same construction as :func:`_count_aig`)."""
     def full_adder(nm, x, y, z):
         return [f"  wire {nm}_s = {x} ^ {y} ^ {z};", f"  wire {nm}_c = ({x} & {y}) | ({z} & ({x} ^ {y}));"]
     if len(group) == 3:
@@ -555,6 +579,19 @@ def _ripple_add(g: AigBuilder, x: list[int], y: list[int], width: int) -> list[i
     return out
 
 
+def _count_aig(g: AigBuilder, bits: list[int]) -> list[int]:
+    """The count of 3 to 6 literals, little-endian: two full adders and their sum, as in
+    :func:`_count_lines`."""
+    def full_adder(x, y, z):
+        return g.xor_(g.xor_(x, y), z), g.or_(g.and_(x, y), g.and_(z, g.xor_(x, y)))
+    if len(bits) == 3:
+        return list(full_adder(*bits))
+    b = bits + [0] * (6 - len(bits))
+    (sa, ca), (sb, cb) = full_adder(*b[:3]), full_adder(*b[3:])
+    k = g.and_(sa, sb)
+    return [g.xor_(sa, sb), g.xor_(g.xor_(ca, cb), k), g.or_(g.and_(ca, cb), g.and_(k, g.xor_(ca, cb)))]
+
+
 def _greater(g: AigBuilder, x: list[int], y: list[int]) -> int:
     """x > y for unsigned little-endian literal vectors of equal length."""
     gt = 0
@@ -567,8 +604,8 @@ def _greater(g: AigBuilder, x: list[int], y: list[int]) -> int:
 
 def reference_aig(circuit: Circuit, spec: HwSpec, extra_inputs: tuple[str, ...] = ()) -> bytes:
     """The whole design's function (x -> class_idx, counts) as binary AIGER, built from the IR
-    alone: comparators from the encoder table, the IR's gates, ripple-carry adders in the tree
-    shape of :func:`tree_plan`, the argmax tree. Port bit names follow yosys' BLIF naming
+    alone: comparators from the encoder table, the IR's gates, the popcounts' compressor trees
+    (:func:`compressor_plan`) with a ripple-carry adder at the end, the argmax tree. Port bit names follow yosys' BLIF naming
     (``x[3]``, ``counts[7]``), so ABC's ``cec`` matches the synthesized Verilog by name."""
     W = spec.width
     n_x = spec.x_bits
@@ -596,19 +633,17 @@ def reference_aig(circuit: Circuit, spec: HwSpec, extra_inputs: tuple[str, ...] 
     _, outs = circuit_to_aig(circuit, g, bits)
     G, B = spec.group, spec.count_bits
     counts = []
+    groups, rows = compressor_plan(G)
     for k in range(spec.classes):
-        cur = [[o] for o in outs[k * G:(k + 1) * G]]
-        for plan in tree_plan(G):
-            nxt = []
-            for pair in plan:
-                if len(pair) == 1:
-                    nxt.append(cur[pair[0]])
-                else:
-                    x, y = cur[pair[0]], cur[pair[1]]
-                    nxt.append(_ripple_add(g, x, y, min(max(len(x), len(y)) + 1, B)))
-            cur = nxt
-        v = cur[0] if cur else [0]
-        counts.append(v + [0] * (B - len(v)))
+        made: list[list[int]] = []
+
+        def lit(r):
+            return 0 if r is None else outs[k * G + r[1]] if r[0] == "in" else made[r[1]][r[2]]
+        for group in groups:
+            made.append(_count_aig(g, [lit(r) for r in group]))
+        width = max(B, len(rows[0]))
+        total = _ripple_add(g, [lit(r) for r in rows[0]], [lit(r) for r in rows[1]], width)
+        counts.append(total[:B])
     K = spec.class_bits
     cur = [(counts[k], [(k >> j) & 1 for j in range(K)]) for k in range(spec.classes)]
     for plan in tree_plan(spec.classes):
