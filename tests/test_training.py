@@ -184,7 +184,8 @@ def test_training_on_relaxed_inputs(tmp_path):
     """relaxed_inputs trains on the encoder's ramp (grey values for width 255) and changes the
     result; evaluation, the summary and the saved model use the hard bits."""
     ds = grey_dataset()
-    cfg = make_config("mnist-small", iterations=30, eval_every=10, batch_size=20, threads=1, tau=2.0)
+    cfg = make_config("mnist-small", iterations=30, eval_every=10, batch_size=20, threads=1, tau=2.0,
+                      relaxed_inputs=0)
     cfg.pop("encoder")
     cfg["layers"] = [{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}]
     grey, summary = train_model({**cfg, "relaxed_inputs": 255.0}, tmp_path / "grey", progress=False, dataset=ds)
@@ -197,7 +198,7 @@ def test_training_on_relaxed_inputs(tmp_path):
     predicted = loaded(x_test).argmax(1).numpy()
     assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
     with pytest.raises(InputError, match="width must be > 0"):
-        train({**cfg, "relaxed_inputs": 0.0}, tmp_path / "zero", progress=False, dataset=ds)
+        train({**cfg, "relaxed_inputs": -1.0}, tmp_path / "negative", progress=False, dataset=ds)
     with pytest.raises(InputError, match="threshold encoder.*onehot"):
         train(toy_config(relaxed_inputs=1.0), tmp_path / "onehot", progress=False, dataset=toy_dataset())
 

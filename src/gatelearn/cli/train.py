@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--init", choices=INITS, help="gate initialisation of every layer")
     p.add_argument("--relaxed-inputs", type=float, metavar="WIDTH",
                    help="train on relaxed input bits: a ramp WIDTH raw units wide around each threshold "
-                        "(255 on MNIST = grey values); evaluation and the model use the hard bits")
+                        "(255 on MNIST = grey values; 0 = the hard bits); evaluation and the model use the hard bits")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")

@@ -324,7 +324,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         raise InputError(f"dataset {config.get('dataset')!r} has no training rows")
     # Training on relaxed input bits (e.g. MNIST's grey values) draws each batch's inputs from the
     # raw rows through the encoder's ramp; evaluation keeps the hard bits the circuit will see.
-    relax_width = config.get("relaxed_inputs")
+    relax_width = config.get("relaxed_inputs") or None     # 0 / None: the hard bits
     raw_train = None
     if relax_width is not None:
         if not hasattr(encoder, "relaxed"):
