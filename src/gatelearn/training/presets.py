@@ -128,6 +128,8 @@ PRESETS: dict[str, dict] = {
     },
     "fashion-mnist": {
         "description": "Fashion-MNIST, 6 x 8,000, tau 10 (the MNIST-small architecture)",
+        # hard bits: grey values with Gaussian init (mnist-small's setting) reached 80.5% at 18k
+        # steps against 83.0% with the bits at the same step
         "dataset": "fashion-mnist", "layers": _dense(8_000, 6), "tau": 10.0,
         "iterations": 200_000, "eval_every": 2_000, "checkpoint_every": 10_000,
         "reference": None,
