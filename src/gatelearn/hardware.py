@@ -410,7 +410,7 @@ def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 
         out["abc_ands"], out["abc_levels"] = st.ands, st.levels
         if luts:
             # The gate network goes straight to ABC's LUT mapper (yosys's generic synthesis in
-            # front of the same mapper takes hours on a 17K-gate network); yosys maps the rest of
+            # front of the same mapper had not finished after 15 min on a 17K-gate network); yosys maps the rest of
             # the design (encoder comparators, popcounts, argmax) with the network as a black box.
             net = abc.lut_map(a, 6, timeout)
             out["luts_network"], out["lut_depth_network"] = net.luts, net.levels

@@ -42,8 +42,9 @@ from ..fileio import atomic_write_text
 from ..gates import GATES
 from .aiger import AigBuilder, circuit_to_aig
 
-__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan", "compressor_plan",
-           "feature_width", "encoder_constants", "to_hw_features", "software_outputs", "write_verilog"]
+__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan",
+           "compressor_plan", "feature_width", "encoder_constants", "to_hw_features", "software_outputs",
+           "write_verilog"]
 
 MIN_FEATURE_BITS = 8
 
@@ -213,7 +214,7 @@ def compressor_plan(n: int) -> tuple[list[list[tuple]], list[list[tuple | None]]
             while len(col) - i >= 3:
                 group = col[i:i + 6]
                 i += len(group)
-                for j in range(count_width(len(group))):
+                for j in range(2 if len(group) == 3 else 3):   # bits of a count of 3 / of 4-6 bits
                     nxt.setdefault(w + j, []).append(("g", len(groups), j))
                 groups.append(group)
             nxt.setdefault(w, []).extend(col[i:])
@@ -221,11 +222,6 @@ def compressor_plan(n: int) -> tuple[list[list[tuple]], list[list[tuple | None]]
     width = max(cols, default=0) + 1
     rows = [[cols[w][r] if len(cols.get(w, [])) > r else None for w in range(width)] for r in (0, 1)]
     return groups, rows
-
-
-def count_width(m: int) -> int:
-    """Bits of the count of m (3..6) bits."""
-    return 2 if m == 3 else 3
 
 
 def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
@@ -263,10 +259,6 @@ def _count_lines(name: str, group: list[str]) -> list[str]:
         f"  wire {name}_k = {a}_s & {b}_s;",
         f"  wire [2:0] {name} = {{({a}_c & {b}_c) | ({name}_k & ({a}_c ^ {b}_c)), "
         f"{a}_c ^ {b}_c ^ {name}_k, {a}_s ^ {b}_s}};"]
-
-
-def _ext(sig: str, w: int, to: int) -> str:
-    return sig if w == to else f"{{{to - w}'d0, {sig}}}"
 
 
 def _argmax_lines(spec: HwSpec, counts: str, out: str) -> list[str]:
@@ -605,8 +597,9 @@ def _greater(g: AigBuilder, x: list[int], y: list[int]) -> int:
 def reference_aig(circuit: Circuit, spec: HwSpec, extra_inputs: tuple[str, ...] = ()) -> bytes:
     """The whole design's function (x -> class_idx, counts) as binary AIGER, built from the IR
     alone: comparators from the encoder table, the IR's gates, the popcounts' compressor trees
-    (:func:`compressor_plan`) with a ripple-carry adder at the end, the argmax tree. Port bit names follow yosys' BLIF naming
-    (``x[3]``, ``counts[7]``), so ABC's ``cec`` matches the synthesized Verilog by name."""
+    (:func:`compressor_plan`) with a ripple-carry adder at the end, the argmax tree. Port bit
+    names follow yosys' BLIF naming (``x[3]``, ``counts[7]``), so ABC's ``cec`` matches the
+    synthesized Verilog by name."""
     W = spec.width
     n_x = spec.x_bits
     g = AigBuilder(n_x + len(extra_inputs))

