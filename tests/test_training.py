@@ -167,7 +167,7 @@ def test_lr_step_schedule_and_resuming_into_it(tmp_path):
     assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in straight.state_dict().items())
 
 
-def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> Dataset:
+def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0, image=None) -> Dataset:
     """Random 4x4 'images' of bytes under the MNIST name (threshold 127); label = the mean of the
     top row is dark (> 127)."""
     rng = np.random.default_rng(seed)
@@ -177,7 +177,7 @@ def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0) -> Datase
         return x, (x[:, :4].mean(1) > 127).astype(np.int64)
 
     (xtr, ytr), (xte, yte) = part(n_train), part(n_test)
-    return Dataset("mnist", xtr, ytr, xte, yte, 2, None, ["light", "dark"], [f"p{i}" for i in range(16)], {})
+    return Dataset("mnist", xtr, ytr, xte, yte, 2, image, ["light", "dark"], [f"p{i}" for i in range(16)], {})
 
 
 def test_training_on_relaxed_inputs(tmp_path):
@@ -201,6 +201,57 @@ def test_training_on_relaxed_inputs(tmp_path):
         train({**cfg, "relaxed_inputs": -1.0}, tmp_path / "negative", progress=False, dataset=ds)
     with pytest.raises(InputError, match="threshold encoder.*onehot"):
         train(toy_config(relaxed_inputs=1.0), tmp_path / "onehot", progress=False, dataset=toy_dataset())
+
+
+def test_shift_images_matches_a_plain_translation():
+    from gatelearn.data.augment import draw_shifts, shift_images, step_generator
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.integers(1, 256, size=(40, 2 * 5 * 6)).astype(np.uint8))
+    shifts = draw_shifts(40, 2, step_generator(3, 7))
+    assert torch.equal(shifts, draw_shifts(40, 2, step_generator(3, 7)))     # (seed, step) decides
+    assert not torch.equal(shifts, draw_shifts(40, 2, step_generator(3, 8)))
+    assert set(shifts.flatten().tolist()) == {-2, -1, 0, 1, 2}
+    out = shift_images(x, (2, 5, 6), shifts, 2)
+    assert out.dtype == x.dtype and out.shape == x.shape
+    for i, (dy, dx) in enumerate(shifts.tolist()):
+        want = np.zeros((2, 5, 6), np.uint8)
+        img = x[i].view(2, 5, 6).numpy()
+        for y in range(5):
+            for xx in range(6):
+                if 0 <= y - dy < 5 and 0 <= xx - dx < 6:
+                    want[:, y, xx] = img[:, y - dy, xx - dx]
+        assert np.array_equal(out[i].view(2, 5, 6).numpy(), want), (i, dy, dx)
+    with pytest.raises(InputError, match="augment_shift must be in"):
+        shift_images(x, (2, 5, 6), shifts, 5)
+    with pytest.raises(InputError, match="rows of 2\\*5\\*6 = 60 pixels"):
+        shift_images(x[:, :59], (2, 5, 6), shifts, 2)
+    with pytest.raises(InputError, match="offsets within"):
+        shift_images(x, (2, 5, 6), shifts * 2, 2)
+
+
+def test_training_on_shifted_images_resumes_identically(tmp_path):
+    """augment_shift trains on shifted copies (a different model than without), keeps the test
+    images as they are, and a resumed run draws the same shifts as an uninterrupted one."""
+    ds = grey_dataset(image=(1, 4, 4))
+    cfg = make_config("mnist-small", iterations=30, eval_every=10, checkpoint_every=15, batch_size=20,
+                      threads=1, tau=2.0, augment_shift=1)
+    cfg.pop("encoder")
+    cfg["lr_decay_at"] = None   # the schedule would differ between a 15- and a 30-step run
+    cfg["layers"] = [{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}]
+    shifted, summary = train_model(cfg, tmp_path / "shifted", progress=False, dataset=ds)
+    plain, _ = train_model({**cfg, "augment_shift": 0}, tmp_path / "plain", progress=False, dataset=ds)
+    assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in shifted.state_dict().items())
+    shifted.eval()
+    predicted = shifted(torch.as_tensor(ds.x_test)).argmax(1).numpy()
+    assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
+    train({**cfg, "iterations": 15}, tmp_path / "resumed", progress=False, dataset=ds)
+    resumed, _ = train_model({"iterations": 30}, tmp_path / "resumed", resume=True, progress=False, dataset=ds)
+    for k, v in shifted.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), f"{k} differs after resume"
+    with pytest.raises(InputError, match="augment_shift must be in"):
+        train({**cfg, "augment_shift": 4}, tmp_path / "too-far", progress=False, dataset=ds)
+    with pytest.raises(InputError, match="augment_shift needs image data.*'toy'"):
+        train(toy_config(augment_shift=1), tmp_path / "tabular", progress=False, dataset=toy_dataset())
 
 
 def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):

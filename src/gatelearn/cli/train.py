@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--relaxed-inputs", type=float, metavar="WIDTH",
                    help="train on relaxed input bits: a ramp WIDTH raw units wide around each threshold "
                         "(255 on MNIST = grey values; 0 = the hard bits); evaluation and the model use the hard bits")
+    p.add_argument("--augment-shift", type=int, metavar="PIXELS",
+                   help="train on images shifted by up to PIXELS in each direction (image datasets; 0 = off)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
@@ -57,6 +59,7 @@ def run(args) -> int:
                  "lr_decay_at": args.lr_decay_at, "lr_decay": args.lr_decay,
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
                  "init": args.init, "relaxed_inputs": args.relaxed_inputs,
+                 "augment_shift": args.augment_shift,
                  "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit}

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.augment import draw_shifts, shift_images, step_generator
 from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..layers.encoders import apply_encoder_override
@@ -322,21 +323,34 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         val = (encode(encoder, x_val), torch.as_tensor(y_val))
     if len(bits_train) == 0:
         raise InputError(f"dataset {config.get('dataset')!r} has no training rows")
-    # Training on relaxed input bits (e.g. MNIST's grey values) draws each batch's inputs from the
-    # raw rows through the encoder's ramp; evaluation keeps the hard bits the circuit will see.
+    # Training on relaxed input bits (e.g. MNIST's grey values) and on shifted images draws each
+    # batch's inputs from the raw rows through the encoder; evaluation keeps the test images and
+    # the hard bits the circuit will see.
     relax_width = config.get("relaxed_inputs") or None     # 0 / None: the hard bits
-    raw_train = None
+    shift = int(config.get("augment_shift") or 0)
+    if relax_width is not None and not hasattr(encoder, "relaxed"):
+        raise InputError(f"relaxed_inputs needs a threshold encoder; dataset {config.get('dataset')!r} "
+                         f"uses a {encoder.spec().get('kind')!r} encoder")
+    image = dataset.image_shape
+    if shift and image is None:
+        raise InputError(f"augment_shift needs image data; dataset {dataset.name!r} has no image shape")
+    raw_train = torch.as_tensor(x_train) if (relax_width is not None or shift) else None
     if relax_width is not None:
-        if not hasattr(encoder, "relaxed"):
-            raise InputError(f"relaxed_inputs needs a threshold encoder; dataset {config.get('dataset')!r} "
-                             f"uses a {encoder.spec().get('kind')!r} encoder")
-        encoder.relaxed(torch.as_tensor(x_train[:1]), relax_width)   # a bad width fails here
-        raw_train = torch.as_tensor(x_train)
+        encoder.relaxed(raw_train[:1], relax_width)   # a bad width fails here
+    if shift:
+        shift_images(raw_train[:1], image, torch.zeros(1, 2, dtype=torch.long), shift)   # so does a bad shift
 
-    def train_inputs(idx: torch.Tensor) -> torch.Tensor:
+    def train_inputs(idx: torch.Tensor, step: int) -> torch.Tensor:
         if raw_train is None:
             return bits_train[idx].to(dtype)
-        return encoder.relaxed(raw_train[idx], relax_width).to(dtype)
+        raw = raw_train[idx]
+        if shift:
+            # shifts drawn for the whole global batch, so every rank takes its own share of one draw
+            shifts = draw_shifts(batch_size, shift, step_generator(seed, step))[lo:lo + len(idx)]
+            raw = shift_images(raw, image, shifts, shift)
+        if relax_width is None:
+            return encoder(raw).to(dtype)
+        return encoder.relaxed(raw, relax_width).to(dtype)
 
     # --- model and optimizer ----------------------------------------------------------------
     spec = {"encoder": encoder.spec(), "layers": layer_specs(config),
@@ -428,7 +442,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         it = start
         while it < iterations:
             idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
-            loss = F.cross_entropy(net(train_inputs(idx)), y_train[idx])
+            loss = F.cross_entropy(net(train_inputs(idx, it)), y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for group in optimizer.param_groups:

@@ -17,6 +17,8 @@ optimizer          ``adam`` or ``adamw``; ``lr``, ``weight_decay``
 relaxed_inputs     optional ramp width (raw input units) for training on relaxed input bits
                    (``ThresholdEncoder.relaxed``; 255 on MNIST = grey values); None or 0: hard bits.
                    Evaluation and the saved model always use the hard bits
+augment_shift      optional: train on images shifted by up to this many pixels (each image its own
+                   random offset per step, zero fill; image datasets only); 0 or None: off
 lr_decay_at        optional fraction of ``iterations`` from which the learning rate is
                    ``lr * lr_decay`` (a single step down for the last stretch; None: constant)
 batch_size         samples per optimizer step (the global batch when distributed)
@@ -52,6 +54,7 @@ COMMON: dict = {
     "lr_decay_at": None,
     "lr_decay": 0.1,
     "relaxed_inputs": None,
+    "augment_shift": None,
     "batch_size": 100,
     "validation": 0.0,
     "layer_defaults": {},
@@ -210,7 +213,7 @@ PRESETS.update({
 })
 
 # Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
-OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "tau", "parametrization",
+OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "augment_shift", "tau", "parametrization",
              "sampling", "init", "seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit")
