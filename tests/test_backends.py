@@ -180,6 +180,17 @@ def test_small_random_circuits_compile_and_agree(seed, inputs, gates):
     assert (CProgram(d).run(x).scores == expected).all()
 
 
+@pytest.mark.parametrize("per_class", [1, 7, 15, 16, 17, 33, 64])
+def test_class_counters_for_any_group_size(per_class):
+    """The head counts 16 words per Harley-Seal step with zero padding: group sizes around
+    multiples of 16 (and counters of 1 to 7 bits) must all count exactly."""
+    rng = np.random.default_rng(per_class)
+    c = random_circuit(rng, 24, 500, 3, per_class)
+    x = rng.integers(0, 2, (300, 24)).astype(np.uint8)
+    expected = c.simulate(x.astype(bool)).reshape(300, 3, per_class).sum(-1)
+    assert (CProgram(c).run(x).scores == expected).all()
+
+
 # ---------------------------------------------------------------- errors
 def test_bad_inputs_raise_input_error(mnist_c):
     with pytest.raises(InputError, match=r"\(N, 784\)"):
