@@ -443,6 +443,14 @@ static inline void gl_add(word_t *cnt, word_t x, int w)
 #define GL_CSA(h, l, a_, b_, c_) do { const word_t u_ = (a_) ^ (b_), c2_ = (c_); \
     h = ((a_) & (b_)) | (u_ & c2_); l = u_ ^ c2_; } while (0)
 
+/* Eight words p[0..8) into the pending `ones`, `twos`, `fours`; e gets their weight-8 carry. */
+#define GL_CSA8(e, p) do { word_t tA_, tB_, fA_, fB_;                                       \
+    GL_CSA(tA_, ones, ones, (p)[0], (p)[1]); GL_CSA(tB_, ones, ones, (p)[2], (p)[3]);       \
+    GL_CSA(fA_, twos, twos, tA_, tB_);                                                      \
+    GL_CSA(tA_, ones, ones, (p)[4], (p)[5]); GL_CSA(tB_, ones, ones, (p)[6], (p)[7]);       \
+    GL_CSA(fB_, twos, twos, tA_, tB_);                                                      \
+    GL_CSA(e, fours, fours, fA_, fB_); } while (0)
+
 /* The class counters. Per class, its output bits are evaluated into a buffer (runs of one kind,
    as the gates; the buffer stays in L1), zero-padded to a multiple of 16, and counted by
    Harley-Seal: 16 words cost 15 carry-save adders and one ripple at weight 16 (`ones` ..
@@ -465,21 +473,9 @@ static void gl_head(word_t *restrict S)
     for (; n % 16; n++) v[n] = ZERO;
     for (w = 0; w < GL_NBITS; w++) cnt[w] = ((GL_CNT_INIT[k] >> w) & 1) ? ONES : ZERO;
     for (i = 0; i < n; i += 16) {
-      word_t tA, tB, fA, fB, eA, eB, sixteens;
-      GL_CSA(tA, ones, ones, v[i], v[i + 1]);
-      GL_CSA(tB, ones, ones, v[i + 2], v[i + 3]);
-      GL_CSA(fA, twos, twos, tA, tB);
-      GL_CSA(tA, ones, ones, v[i + 4], v[i + 5]);
-      GL_CSA(tB, ones, ones, v[i + 6], v[i + 7]);
-      GL_CSA(fB, twos, twos, tA, tB);
-      GL_CSA(eA, fours, fours, fA, fB);
-      GL_CSA(tA, ones, ones, v[i + 8], v[i + 9]);
-      GL_CSA(tB, ones, ones, v[i + 10], v[i + 11]);
-      GL_CSA(fA, twos, twos, tA, tB);
-      GL_CSA(tA, ones, ones, v[i + 12], v[i + 13]);
-      GL_CSA(tB, ones, ones, v[i + 14], v[i + 15]);
-      GL_CSA(fB, twos, twos, tA, tB);
-      GL_CSA(eB, fours, fours, fA, fB);
+      word_t eA, eB, sixteens;
+      GL_CSA8(eA, v + i);
+      GL_CSA8(eB, v + i + 8);
       GL_CSA(sixteens, eights, eights, eA, eB);
       gl_add(cnt, sixteens, 4);
     }
