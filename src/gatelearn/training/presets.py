@@ -107,8 +107,8 @@ PRESETS: dict[str, dict] = {
         "reference": None,
     },
     "mnist-small": {
-        "description": "MNIST, DLGN small 6 x 8,000, tau 10, central 20x20 crop, trained on grey values, "
-                       "Gaussian init (Petersen et al. 2022)",
+        "description": "MNIST, DLGN small 6 x 8,000, tau 10, central 20x20 crop, trained on grey values "
+                       "shifted by up to 1 pixel, Gaussian init (Petersen et al. 2022)",
         # the crop drops MNIST's empty border, which would otherwise take half the first layer's reads
         "dataset": "mnist", "encoder": {"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28],
                                         "crop": [4, 4, 20, 20]},
@@ -118,7 +118,10 @@ PRESETS: dict[str, dict] = {
         # against 97.49% with bits and residual init, and ahead from the first eval on (95.2% vs
         # 92.5% at 2k steps); grey values with residual init alone did not gain. The lr step down
         # for the last 30k steps steadies the plateau (~97.6% from ~60k steps on).
-        "relaxed_inputs": 255.0, "layer_defaults": {"logic": {"init": "gaussian"}},
+        # Training images shifted by up to 1 pixel (a fresh offset per image and step) then took
+        # it to 97.98% (gap 0.01), ahead from 18k steps on (97.59% vs 97.27% at 18-20k); shifts of
+        # up to 2 pixels learned slower (96.90% against 97.77% at 32k steps, stopped there).
+        "relaxed_inputs": 255.0, "augment_shift": 1, "layer_defaults": {"logic": {"init": "gaussian"}},
         "lr_decay_at": 0.8,
         "iterations": 150_000, "eval_every": 2_000, "checkpoint_every": 10_000,
         "reference": {"accuracy": 97.69, "gates": 48_000, "source": "Petersen et al. 2022"},
