@@ -29,6 +29,7 @@ def main() -> None:
     p.add_argument("--init", choices=("residual", "gaussian"))
     p.add_argument("--relaxed-inputs", type=float, metavar="WIDTH")
     p.add_argument("--lr-decay-at", type=float)
+    p.add_argument("--augment-shift", type=int, metavar="PIXELS")
     p.add_argument("--threads", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int)
@@ -36,7 +37,7 @@ def main() -> None:
     config = make_config(args.preset, data_dir=args.data_dir, iterations=args.iterations,
                          time_limit=args.minutes, sampling=args.sampling, parametrization=args.parametrization,
                          init=args.init, relaxed_inputs=args.relaxed_inputs, lr_decay_at=args.lr_decay_at,
-                         threads=args.threads, seed=args.seed, eval_every=args.eval_every)
+                         augment_shift=args.augment_shift, threads=args.threads, seed=args.seed, eval_every=args.eval_every)
     out = Path(args.out or Path("runs") / args.preset)
     s = train(config, out, progress=False)
     print(json.dumps({"preset": args.preset, "run_dir": str(out),
