@@ -18,6 +18,18 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(step)) % (2 ** 63))
 
 
+def check_shift(image: tuple[int, int, int], max_shift: int, features: int) -> tuple[int, int, int]:
+    """Check that rows of ``features`` raw values are (C, H, W) images that a shift of up to
+    ``max_shift`` pixels leaves partly in view; returns (C, H, W)."""
+    c, h, w = (int(d) for d in image)
+    if not 0 <= int(max_shift) < min(h, w):
+        raise InputError(f"augment_shift must be in [0, {min(h, w) - 1}] pixels for {h}x{w} images, "
+                         f"got {max_shift}")
+    if features != c * h * w:
+        raise InputError(f"shift_images expects rows of {c}*{h}*{w} = {c * h * w} pixels, got {features}")
+    return c, h, w
+
+
 def draw_shifts(count: int, max_shift: int, generator: torch.Generator) -> torch.Tensor:
     """``count`` random (dy, dx) offsets, each in [-max_shift, max_shift] pixels."""
     return torch.randint(-int(max_shift), int(max_shift) + 1, (int(count), 2), generator=generator)
@@ -30,13 +42,8 @@ def shift_images(x: torch.Tensor, image: tuple[int, int, int], shifts: torch.Ten
     ``x`` holds raw rows (B, C*H*W) in channel-major pixel order, the layout the threshold
     encoder takes; the result has the same shape and dtype.
     """
-    c, h, w = (int(d) for d in image)
+    c, h, w = check_shift(image, max_shift, x.shape[1] if x.dim() == 2 else -1)
     max_shift = int(max_shift)
-    if max_shift < 0 or max_shift >= min(h, w):
-        raise InputError(f"augment_shift must be in [0, {min(h, w) - 1}] pixels for {h}x{w} images, "
-                         f"got {max_shift}")
-    if x.dim() != 2 or x.shape[1] != c * h * w:
-        raise InputError(f"shift_images expects rows of {c}*{h}*{w} = {c * h * w} pixels, got shape {tuple(x.shape)}")
     if tuple(shifts.shape) != (len(x), 2) or (len(x) and int(shifts.abs().max()) > max_shift):
         raise InputError(f"shift_images expects ({len(x)}, 2) offsets within +-{max_shift}, got shape {tuple(shifts.shape)}")
     if max_shift == 0 or len(x) == 0:

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.augment import draw_shifts, shift_images, step_generator
+from ..data.augment import check_shift, draw_shifts, shift_images, step_generator
 from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..layers.encoders import apply_encoder_override
@@ -305,6 +305,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     if batch_size % world:
         raise InputError(f"the global batch ({batch_size}) must split evenly over {world} processes")
     seed = int(config["seed"])
+    lo, hi = rank * (batch_size // world), (rank + 1) * (batch_size // world)   # this rank's share of a batch
 
     # --- data: encode to bits once ------------------------------------------------------
     if dataset is None:
@@ -338,7 +339,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     if relax_width is not None:
         encoder.relaxed(raw_train[:1], relax_width)   # a bad width fails here
     if shift:
-        shift_images(raw_train[:1], image, torch.zeros(1, 2, dtype=torch.long), shift)   # so does a bad shift
+        check_shift(image, shift, raw_train.shape[1])                   # so does a bad shift
 
     def train_inputs(idx: torch.Tensor, step: int) -> torch.Tensor:
         if raw_train is None:
@@ -346,7 +347,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         raw = raw_train[idx]
         if shift:
             # shifts drawn for the whole global batch, so every rank takes its own share of one draw
-            shifts = draw_shifts(batch_size, shift, step_generator(seed, step))[lo:lo + len(idx)]
+            shifts = draw_shifts(batch_size, shift, step_generator(seed, step))[lo:hi]
             raw = shift_images(raw, image, shifts, shift)
         if relax_width is None:
             return encoder(raw).to(dtype)
@@ -433,7 +434,6 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     from tqdm import tqdm
     bar = tqdm(total=iterations, initial=min(start, iterations), disable=not (progress and master),
                desc=str(config.get("preset") or config.get("dataset")), dynamic_ncols=True, leave=True)
-    lo, hi = rank * (batch_size // world), (rank + 1) * (batch_size // world)
     # The running loss since the last metrics line is part of the checkpoint, so a resumed run
     # logs the same numbers as an uninterrupted one.
     loss_sum, loss_count = (0.0, 0) if ckpt is None else (ckpt["info"]["loss_sum"], ckpt["info"]["loss_count"])
