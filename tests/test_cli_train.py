@@ -51,6 +51,9 @@ def test_unknown_preset_exits_2(tmp_path, capsys):
     assert "unknown preset 'nope'" in err and "monk1" in err and "mnist-small" in err
     assert main(["train", "--no-progress"]) == 2
     assert "--preset is required" in capsys.readouterr().err
+    # MONK has an official test split: --split-seed is refused with the reason.
+    assert main(["train", "--preset", "monk1", "--split-seed", "3", "--out", str(tmp_path / "y")]) == 2
+    assert "split_seed applies only to datasets without an official test split" in capsys.readouterr().err
 
 
 def test_ctrl_c_checkpoints_then_resume(tmp_path):

@@ -250,6 +250,23 @@ def test_breast_cancer():
     assert np.array_equal(again.x_test, ds.x_test) and np.array_equal(again.y_train, ds.y_train)
 
 
+def test_breast_cancer_split_seed():
+    default = load_dataset("breast-cancer", download=False)
+    assert np.array_equal(load_dataset("breast-cancer", download=False, split_seed=0).x_test, default.x_test)
+    other = load_dataset("breast-cancer", download=False, split_seed=1)
+    # Another stratified 69-row hold-out of the same 277 rows: same sizes and class counts.
+    assert len(other.y_test) == 69 and np.bincount(other.y_test).tolist() == [49, 20]
+    assert not np.array_equal(other.x_test, default.x_test)
+    rows = lambda d: sorted(map(tuple, np.concatenate([d.x_train, d.x_test]).tolist()))
+    assert rows(other) == rows(default)
+    assert "seed 1" in other.notes
+    with pytest.raises(InputError, match="mnist has one"):
+        load_dataset("mnist", split_seed=1)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="split_seed must be an integer"):
+            load_dataset("breast-cancer", download=False, split_seed=bad)
+
+
 @pytest.mark.parametrize("k,n_train,train_counts,test_counts", [
     (1, 124, [62, 62], [216, 216]), (2, 169, [105, 64], [290, 142]), (3, 122, [62, 60], [204, 228])])
 def test_monks(k, n_train, train_counts, test_counts):

@@ -359,6 +359,14 @@ def test_breast_cancer_short_run_matches_reloaded_model(tmp_path):
     assert acc == pytest.approx(summary["hard_accuracy"])
     assert summary["gates"] == 640 and model.spec["head"]["tau"] == 20.0
     assert len(read_metrics(tmp_path / "metrics.jsonl")) == 2
+    # --split-seed trains and tests on another hold-out, and the run records it.
+    other = train(make_config("breast-cancer", iterations=10, eval_every=10, threads=1, split_seed=2),
+                  tmp_path / "split2", progress=False)
+    assert other["config"]["split_seed"] == 2
+    ds2 = load_dataset("breast-cancer", split_seed=2)
+    model2 = gatelearn.load(tmp_path / "split2")
+    acc2 = float((model2.predict(torch.as_tensor(ds2.x_test)) == torch.as_tensor(ds2.y_test)).double().mean())
+    assert acc2 == pytest.approx(other["hard_accuracy"])
 
 
 # ------------------------------------------------------------------------- distributed

@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--augment-shift", type=int, metavar="PIXELS",
                    help="train on images shifted by up to PIXELS in each direction (image datasets; 0 = off)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
+    p.add_argument("--split-seed", type=int, metavar="S",
+                   help="another seeded train/test split, for datasets without an official one (breast-cancer)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints")
@@ -60,7 +62,7 @@ def run(args) -> int:
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
                  "init": args.init, "relaxed_inputs": args.relaxed_inputs,
                  "augment_shift": args.augment_shift,
-                 "seed": args.seed, "threads": args.threads, "data_dir": args.data_dir,
+                 "seed": args.seed, "split_seed": args.split_seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit}
     if args.preset is None and not (args.resume and args.out):

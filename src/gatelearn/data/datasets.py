@@ -49,9 +49,12 @@ CIFAR_THRESHOLDS = [255 * (k + 1) / 4 for k in range(3)]
 # values (a thermometer over k thresholds separates k + 1 ranges).
 ADULT_THRESHOLD_BITS = {"age": 5, "capital-gain": 3, "capital-loss": 3, "hours-per-week": 6}
 # Breast Cancer has no official test split; the paper's reference holds out 25% (seeded). Ours
-# is stratified by class with a fixed seed, so it is reproducible without scikit-learn.
+# is stratified by class with a fixed seed, so it is reproducible without scikit-learn. With
+# 69 test rows one row is 1.45 points, so other seeds (``split_seed``) give the spread over splits.
 BREAST_CANCER_TEST_FRACTION = 0.25
 BREAST_CANCER_SPLIT_SEED = 0
+# Datasets whose test part is a seeded hold-out of ours (the others ship an official test split).
+SPLIT_SEEDED = ("breast-cancer",)
 
 
 @dataclass
@@ -233,15 +236,15 @@ def _load_adult(data_dir, download: bool) -> Dataset:
                          f"columns fnlwgt and education-num not used")
 
 
-def _load_breast_cancer(data_dir, download: bool) -> Dataset:
+def _load_breast_cancer(data_dir, download: bool, split_seed: int = BREAST_CANCER_SPLIT_SEED) -> Dataset:
     p = locate("breast-cancer", data_dir, download)
     x, y, dropped = readers.read_breast_cancer(p["breast-cancer.data"])
-    tr, te = stratified_split(y, BREAST_CANCER_TEST_FRACTION, BREAST_CANCER_SPLIT_SEED, what="breast-cancer test split")
+    tr, te = stratified_split(y, BREAST_CANCER_TEST_FRACTION, split_seed, what="breast-cancer test split")
     cats = {k: list(v) for k, v in readers.BREAST_CANCER_CATEGORIES.items()}
     return Dataset("breast-cancer", x[tr], y[tr], x[te], y[te], 2, None, list(readers.BREAST_CANCER_CLASSES),
                    list(cats), cats,
                    notes=f"dropped {dropped} rows with missing values ('?'); test = stratified "
-                         f"{BREAST_CANCER_TEST_FRACTION:.0%} hold-out, seed {BREAST_CANCER_SPLIT_SEED}")
+                         f"{BREAST_CANCER_TEST_FRACTION:.0%} hold-out, seed {split_seed}")
 
 
 def _load_monk(k: int, data_dir, download: bool) -> Dataset:
@@ -263,16 +266,26 @@ def _load_cifar10(data_dir, download: bool) -> Dataset:
     return Dataset("cifar10", x_tr, y_tr, x_te, y_te, 10, (3, 32, 32), list(CIFAR_CLASSES), feats)
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Dataset:
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
+                 split_seed: int | None = None) -> Dataset:
     """Load dataset ``name`` (one of ``DATASETS``).
 
     Files are looked for in ``data_dir`` (else ``$GATELEARN_DATA``), the system copy, the copy
     bundled with the package and the download cache, then downloaded if ``download`` is true;
     see ``gatelearn.data.sources`` for the exact order and layout.
+
+    ``split_seed`` picks another seeded train/test split for the datasets that have no official
+    one (``SPLIT_SEEDED``); None keeps the default split. Other datasets reject it.
     """
     key = str(name).lower()
     if key not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split_seed is not None:
+        if key not in SPLIT_SEEDED:
+            raise InputError(f"split_seed applies only to datasets without an official test split "
+                             f"({', '.join(SPLIT_SEEDED)}); {key} has one")
+        if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
+            raise InputError(f"split_seed must be an integer >= 0, got {split_seed!r}")
     if key == "mnist":
         return _load_idx("mnist", data_dir, download, MNIST_CLASSES)
     if key == "fashion-mnist":
@@ -280,7 +293,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
     if key == "adult":
         return _load_adult(data_dir, download)
     if key == "breast-cancer":
-        return _load_breast_cancer(data_dir, download)
+        return _load_breast_cancer(data_dir, download,
+                                   BREAST_CANCER_SPLIT_SEED if split_seed is None else int(split_seed))
     if key.startswith("monk"):
         return _load_monk(int(key[-1]), data_dir, download)
     return _load_cifar10(data_dir, download)

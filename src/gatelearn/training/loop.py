@@ -310,7 +310,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     # --- data: encode to bits once ------------------------------------------------------
     if dataset is None:
         from ..data import load_dataset
-        dataset = load_dataset(config["dataset"], data_dir=config.get("data_dir"))
+        dataset = load_dataset(config["dataset"], data_dir=config.get("data_dir"),
+                               split_seed=config.get("split_seed"))
     x_train, y_train = dataset.x_train, dataset.y_train
     val = None
     if config.get("validation"):
