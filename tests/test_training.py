@@ -259,6 +259,12 @@ def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
     train(toy_config(iterations=10, eval_every=10), tmp_path, progress=False, dataset=ds)
     with pytest.raises(InputError, match="lr"):
         train({"lr": 0.5, "iterations": 20}, tmp_path, resume=True, progress=False, dataset=ds)
+    # A checkpoint written before a run setting existed counts as having its default then.
+    from gatelearn.training.loop import _check_resume_config
+    old_config = {k: v for k, v in toy_config(iterations=10).items() if k != "split_seed"}
+    with pytest.raises(InputError, match="split_seed: checkpoint None vs now 2"):
+        _check_resume_config(old_config, {"split_seed": 2}, tmp_path / "old.safetensors")
+    assert _check_resume_config(old_config, {"split_seed": None, "iterations": 20}, tmp_path)["iterations"] == 20
     with pytest.raises(InputError, match="--resume"):
         train(toy_config(iterations=10), tmp_path, progress=False, dataset=ds)
     with pytest.raises(FileFormatError, match="no checkpoint"):

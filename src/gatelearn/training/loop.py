@@ -47,7 +47,7 @@ from ..fileio import atomic_write_text
 from ..layers.encoders import apply_encoder_override
 from ..model import LogicNet, build_model, save
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from .presets import layer_specs
+from .presets import RUN_DEFAULTS, layer_specs
 from .usage import gate_usage
 
 METRICS_FILE = "metrics.jsonl"
@@ -229,6 +229,8 @@ def _setup_distributed(config: dict) -> tuple[int, int, bool]:
 
 def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
     """The checkpoint's config, with the harmless changes from ``given``; other changes are errors."""
+    # A run setting missing from an older checkpoint had its default value then.
+    saved = {**{k: v for k, v in RUN_DEFAULTS.items() if k in given}, **saved}
     conflicts = [k for k, v in given.items()
                  if k not in RESUMABLE_CHANGES and k in saved and v is not None and saved[k] != v]
     if conflicts:
