@@ -56,6 +56,25 @@ def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
         assert b[key] > 0
 
 
+def test_uncompiled_run_uses_the_passes(run_dir, tmp_path, capsys):
+    """A run never compiled is benchmarked (and predicted) on the circuit after gatelearn's
+    passes, computed on the fly, not on the raw lowering; nothing is written into the run."""
+    import shutil
+    from gatelearn import runs
+    from gatelearn.circuit.passes import optimize
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for f in run_dir.iterdir():
+        if f.name.startswith("model."):
+            shutil.copy(f, fresh / f.name)
+    after = optimize(runs.model_circuit(fresh))[0].num_gates
+    assert after < runs.model_circuit(fresh).num_gates == 900
+    assert runs.base_circuit(fresh).num_gates == runs.best_circuit(fresh).num_gates == after
+    assert main(["bench", str(fresh), "--json", "--samples", "1000", "--seconds", "0.05"]) == 0
+    assert json.loads(capsys.readouterr().out)["gates"] == after
+    assert not (fresh / "circuit.npz").exists()
+
+
 def test_predict_errors(run_dir, tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((4, 29), np.uint8))
     assert main(["predict", str(run_dir), "--input", str(tmp_path / "bad.npy"), "--target", "numpy"]) == 2

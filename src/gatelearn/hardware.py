@@ -87,7 +87,7 @@ def source_name(run: Path, c: Circuit) -> str:
     """Which file runs.best_circuit picked."""
     if c.meta.get("file") == runs.ABC_CIRCUIT_FILE:
         return runs.ABC_CIRCUIT_FILE
-    return runs.CIRCUIT_FILE if (run / runs.CIRCUIT_FILE).exists() else "model.safetensors (lowered)"
+    return runs.CIRCUIT_FILE if (run / runs.CIRCUIT_FILE).exists() else "model.safetensors (lowered, passes run)"
 
 
 def load_manifest(run: Path) -> dict:

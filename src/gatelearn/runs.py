@@ -42,9 +42,14 @@ def model_circuit(path: str | os.PathLike) -> Circuit:
 
 
 def base_circuit(path: str | os.PathLike) -> Circuit:
-    """RUN_DIR/circuit.npz if it exists, else the lowered model."""
+    """RUN_DIR/circuit.npz if it exists, else the lowered model after gatelearn's passes (computed
+    here, not saved: ``gatelearn compile`` saves it). Without the passes a command on a run not
+    compiled yet would time or emit the raw lowering, e.g. every pass-through gate of a conv tree."""
     file = run_dir(path) / CIRCUIT_FILE
-    return Circuit.load(file) if file.exists() else model_circuit(path)
+    if file.exists():
+        return Circuit.load(file)
+    from .circuit.passes import optimize
+    return optimize(model_circuit(path))[0]
 
 
 def best_circuit(path: str | os.PathLike) -> Circuit:
