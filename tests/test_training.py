@@ -225,6 +225,8 @@ def test_shift_images_matches_a_plain_translation():
         shift_images(x, (2, 5, 6), shifts, 5)
     with pytest.raises(InputError, match="rows of 2\\*5\\*6 = 60 pixels"):
         shift_images(x[:, :59], (2, 5, 6), shifts, 2)
+    with pytest.raises(InputError, match=r"rows \(B, C\*H\*W\), got shape \(40, 2, 5, 6\)"):
+        shift_images(x.reshape(len(x), 2, 5, 6), (2, 5, 6), shifts, 2)
     with pytest.raises(InputError, match="offsets within"):
         shift_images(x, (2, 5, 6), shifts * 2, 2)
 

@@ -42,7 +42,9 @@ def shift_images(x: torch.Tensor, image: tuple[int, int, int], shifts: torch.Ten
     ``x`` holds raw rows (B, C*H*W) in channel-major pixel order, the layout the threshold
     encoder takes; the result has the same shape and dtype.
     """
-    c, h, w = check_shift(image, max_shift, x.shape[1] if x.dim() == 2 else -1)
+    if x.dim() != 2:
+        raise InputError(f"shift_images expects a batch of rows (B, C*H*W), got shape {tuple(x.shape)}")
+    c, h, w = check_shift(image, max_shift, x.shape[1])
     max_shift = int(max_shift)
     if tuple(shifts.shape) != (len(x), 2) or (len(x) and int(shifts.abs().max()) > max_shift):
         raise InputError(f"shift_images expects ({len(x)}, 2) offsets within +-{max_shift}, got shape {tuple(shifts.shape)}")

@@ -236,7 +236,7 @@ def _load_adult(data_dir, download: bool) -> Dataset:
                          f"columns fnlwgt and education-num not used")
 
 
-def _load_breast_cancer(data_dir, download: bool, split_seed: int = BREAST_CANCER_SPLIT_SEED) -> Dataset:
+def _load_breast_cancer(data_dir, download: bool, split_seed: int) -> Dataset:
     p = locate("breast-cancer", data_dir, download)
     x, y, dropped = readers.read_breast_cancer(p["breast-cancer.data"])
     tr, te = stratified_split(y, BREAST_CANCER_TEST_FRACTION, split_seed, what="breast-cancer test split")
