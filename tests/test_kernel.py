@@ -104,6 +104,27 @@ def test_all_gates_read_one_input_and_unread_inputs_get_zero_grad():
         assert (gxf[:, unread] == 0).all()
 
 
+@needs_fused
+@pytest.mark.parametrize("wanted", ["x", "coeffs"])
+def test_backward_of_one_side_only(wanted):
+    # The backward has two forms: one pass over the inputs when grad_x is needed (with or
+    # without the coefficient sums), one over the gates when only the coefficients need it
+    # (the first layer, fed by data). Each must match the reference alone.
+    g = torch.Generator().manual_seed(5)
+    idx_a, idx_b = torch.randint(0, 23, (37,), generator=g), torch.randint(0, 23, (37,), generator=g)
+    idx_b[:4] = idx_a[:4]
+    x = torch.rand(9, 23, generator=g, dtype=torch.float64)
+    coeffs = torch.randn(37, 4, generator=g, dtype=torch.float64)
+    gy = torch.randn(9, 37, generator=g, dtype=torch.float64)
+    grads = []
+    for fused in (True, False):
+        xx = x.clone().requires_grad_(wanted == "x")
+        cc = coeffs.clone().requires_grad_(wanted == "coeffs")
+        y = logic_forward(xx, idx_a, idx_b, cc, fused=fused)
+        grads.append(torch.autograd.grad(y, xx if wanted == "x" else cc, gy)[0])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
 def _layer_grads(layer: LogicLayer, x: torch.Tensor, gy: torch.Tensor, fused: bool, seed: int):
     """Output and grads of x and of the layer's weight. The coefficients (for gumbel: the sample)
     are drawn with a fixed seed, so both paths see the same gates."""

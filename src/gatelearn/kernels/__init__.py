@@ -54,8 +54,8 @@ def use_fused(enabled: bool | None):
 
 class FusedWiring:
     """The wiring in the form the kernel wants: int32 indices and the inverse index (for every
-    input, which (gate, operand) read it) that lets the backward pass own each grad_x row
-    without atomics. Built once per wiring; ``matches`` tells whether a cached one is stale."""
+    input, which (gate, operand) read it, and that gate's other operand) that lets the backward
+    pass own each grad_x row without atomics. Built once per wiring; ``matches`` tells whether a cached one is stale."""
 
     def __init__(self, idx_a: torch.Tensor, idx_b: torch.Tensor, in_features: int):
         out = idx_a.numel()
@@ -74,6 +74,10 @@ class FusedWiring:
         # rows of one input in increasing address order.
         order = torch.sort(reader, stable=True).indices
         self.inv_entries = code[order].to(torch.int32).contiguous()
+        # The input each entry's gate reads as its other operand (b for an a-entry, a for a
+        # b-entry): the backward reads that row, and knowing it without a lookup lets it prefetch.
+        other = torch.cat([ib, ia])
+        self.inv_other = other[order].to(torch.int32).contiguous()
         counts = torch.bincount(reader, minlength=in_features)
         self.inv_offsets = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]).to(torch.int32).contiguous()
         # Identity of the source tensors: the same objects at the same version hold the same values
@@ -119,7 +123,7 @@ class _FusedLogic(torch.autograd.Function):
         w = ctx.wiring
         need_x, need_c = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gxT, gc = _EXTENSION.module.backward(_feature_major(grad_y).to(xT.dtype), xT, w.idx_a, w.idx_b, coeffs,
-                                w.inv_offsets, w.inv_entries, need_x, need_c)
+                                w.inv_offsets, w.inv_entries, w.inv_other, need_x, need_c)
         return (gxT.t() if need_x else None), (gc if need_c else None), None
 
 

@@ -10,11 +10,12 @@
 //
 // Threads never write the same memory, so there are no atomics:
 // - forward: split over gates, each gate writes its own output row;
-// - backward pass 1: split over gates, each gate reduces its own 4 coefficient sums over the
-//   batch and writes its own two operand-gradient rows;
-// - backward pass 2: split over inputs through the inverse index (CSR: for input i, the entries
+// - backward: split over inputs through the inverse index (CSR: for input i, the entries
 //   inv_entries[inv_offsets[i] .. inv_offsets[i+1]) encode (gate << 1 | operand) of every gate
-//   operand that reads input i), so each input row of grad_x is owned by one thread.
+//   operand that reads input i; inv_other[e] is the input row the entry's gate reads as its
+//   other operand), so each input row of grad_x is owned by one thread, and so are
+//   the coefficient sums of the gates whose operand a is that input;
+// - backward without grad_x (first layer): split over gates, each reduces its own sums.
 // at::parallel_for uses PyTorch's intra-op pool, so torch.set_num_threads() applies.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -79,66 +80,80 @@ void forward_impl(const T* x, const int32_t* ia, const int32_t* ib, const T* c, 
     });
 }
 
-// Pass 1 of the backward, per gate: the 4 coefficient sums over the batch and, if the input
-// gradient is needed, the gradient reaching each operand, dA = g*(ca + cab*b) and
-// dB = g*(cb + cab*a), written to rows 2j and 2j+1 of `dab` (so an inverse-index entry
-// code = gate << 1 | operand is directly its row). Pass 2 then only sums one row per entry
-// instead of re-reading both g and the other operand at random addresses.
+// Backward without the input gradient (the first layer, whose input is data): per gate, the 4
+// coefficient sums over the batch, d loss / d (c0, ca, cb, cab) = sum of g * (1, a, b, a*b).
 template <typename T>
-void gate_pass_impl(const T* gy, const T* x, const int32_t* ia, const int32_t* ib, const T* c,
-                    T* gc, T* dab, int64_t out, int64_t B) {
+inline void coeff_sums(const T* __restrict__ g, const T* __restrict__ a, const T* __restrict__ b,
+                       T* __restrict__ gc, int64_t B) {
+    T s_g = 0, s_a = 0, s_b = 0, s_ab = 0;
+    #pragma omp simd reduction(+ : s_g, s_a, s_b, s_ab)
+    for (int64_t s = 0; s < B; ++s) {
+        const T ga = g[s] * a[s];
+        s_g += g[s];
+        s_a += ga;
+        s_b += g[s] * b[s];
+        s_ab += ga * b[s];
+    }
+    gc[0] = s_g;
+    gc[1] = s_a;
+    gc[2] = s_b;
+    gc[3] = s_ab;
+}
+
+template <typename T>
+void coeff_pass_impl(const T* gy, const T* x, const int32_t* ia, const int32_t* ib, T* gc,
+                     int64_t out, int64_t B) {
     at::parallel_for(0, out, kGrain, [&](int64_t begin, int64_t end) {
         for (int64_t j = begin; j < end; ++j) {
             if (j + kAhead < end) {
                 prefetch_row(x + static_cast<int64_t>(ia[j + kAhead]) * B, B);
                 prefetch_row(x + static_cast<int64_t>(ib[j + kAhead]) * B, B);
             }
-            const T* __restrict__ g = gy + j * B;
-            const T* __restrict__ a = x + static_cast<int64_t>(ia[j]) * B;
-            const T* __restrict__ b = x + static_cast<int64_t>(ib[j]) * B;
-            if (gc != nullptr) {
-                T s_g = 0, s_a = 0, s_b = 0, s_ab = 0;
-                #pragma omp simd reduction(+ : s_g, s_a, s_b, s_ab)
-                for (int64_t s = 0; s < B; ++s) {
-                    const T ga = g[s] * a[s];
-                    s_g += g[s];
-                    s_a += ga;
-                    s_b += g[s] * b[s];
-                    s_ab += ga * b[s];
-                }
-                gc[4 * j] = s_g;
-                gc[4 * j + 1] = s_a;
-                gc[4 * j + 2] = s_b;
-                gc[4 * j + 3] = s_ab;
-            }
-            if (dab != nullptr) {
-                const T ca = c[4 * j + 1], cb = c[4 * j + 2], cab = c[4 * j + 3];
-                T* __restrict__ da = dab + (2 * j) * B;
-                T* __restrict__ db = da + B;
-                #pragma omp simd
-                for (int64_t s = 0; s < B; ++s) {
-                    da[s] = g[s] * (ca + cab * b[s]);
-                    db[s] = g[s] * (cb + cab * a[s]);
-                }
-            }
+            coeff_sums(gy + j * B, x + static_cast<int64_t>(ia[j]) * B, x + static_cast<int64_t>(ib[j]) * B,
+                       gc + 4 * j, B);
         }
     });
 }
 
-// Pass 2, per input: grad_x[i] = sum of the operand gradients of every gate operand reading i.
+// The full backward in ONE pass over the inputs, through the inverse index: input row i is owned
+// by one thread, and so is every gate that reads i as its operand a (each gate has exactly one
+// such entry). For an entry (gate j, operand o) reading input i:
+//   grad_x[i] += g_j * (ca + cab * b_j)   (o = a)   or   g_j * (cb + cab * a_j)   (o = b),
+// and at the o = a entry, where a_j is row i itself, the gate's 4 coefficient sums.
+// Each entry reads two rows at random (g_j and the other operand, whose row index comes with the
+// entry so that prefetching it needs no lookup in ia / ib); nothing is written but
+// grad_x and the sums. A two-pass form (operand gradients of every gate written to a (2*out, B)
+// buffer, then summed per input) moves about twice the bytes and was 1.5x slower here.
 template <typename T>
-void input_pass_impl(const T* dab, const int32_t* inv_off, const int32_t* inv_ent, T* gx,
-                     int64_t in, int64_t B) {
+void fused_backward_impl(const T* gy, const T* x, const int32_t* ia, const int32_t* ib, const T* c,
+                         const int32_t* inv_off, const int32_t* inv_ent, const int32_t* inv_oth, T* gx, T* gc, int64_t in, int64_t B) {
     at::parallel_for(0, in, kGrain, [&](int64_t begin, int64_t end) {
         const int64_t e_end = inv_off[end];
         for (int64_t i = begin; i < end; ++i) {
             T* __restrict__ gxi = gx + i * B;
+            const T* __restrict__ xi = x + i * B;
             for (int64_t s = 0; s < B; ++s) gxi[s] = 0;
             for (int64_t e = inv_off[i]; e < inv_off[i + 1]; ++e) {
-                if (e + kAhead < e_end) prefetch_row(dab + static_cast<int64_t>(inv_ent[e + kAhead]) * B, B);
-                const T* __restrict__ d = dab + static_cast<int64_t>(inv_ent[e]) * B;
-                #pragma omp simd
-                for (int64_t s = 0; s < B; ++s) gxi[s] += d[s];
+                if (e + kAhead < e_end) {
+                    prefetch_row(gy + static_cast<int64_t>(inv_ent[e + kAhead] >> 1) * B, B);
+                    prefetch_row(x + static_cast<int64_t>(inv_oth[e + kAhead]) * B, B);
+                }
+                const int32_t code = inv_ent[e];
+                const int64_t j = code >> 1;
+                const T* __restrict__ g = gy + j * B;
+                const T cab = c[4 * j + 3];
+                if ((code & 1) == 0) {                       // i is operand a of gate j
+                    const T* __restrict__ b = x + static_cast<int64_t>(inv_oth[e]) * B;
+                    const T ca = c[4 * j + 1];
+                    #pragma omp simd
+                    for (int64_t s = 0; s < B; ++s) gxi[s] += g[s] * (ca + cab * b[s]);
+                    if (gc != nullptr) coeff_sums(g, xi, b, gc + 4 * j, B);
+                } else {                                     // i is operand b of gate j
+                    const T* __restrict__ a = x + static_cast<int64_t>(inv_oth[e]) * B;
+                    const T cb = c[4 * j + 2];
+                    #pragma omp simd
+                    for (int64_t s = 0; s < B; ++s) gxi[s] += g[s] * (cb + cab * a[s]);
+                }
             }
         }
     });
@@ -330,7 +345,7 @@ torch::Tensor logic_forward(torch::Tensor xT, torch::Tensor ia, torch::Tensor ib
 // Returns (grad_xT (in, B) or an empty tensor, grad_coeffs (out, 4) or an empty tensor).
 std::vector<torch::Tensor> logic_backward(torch::Tensor gyT, torch::Tensor xT, torch::Tensor ia,
                                           torch::Tensor ib, torch::Tensor coeffs, torch::Tensor inv_off,
-                                          torch::Tensor inv_ent, bool need_x, bool need_c) {
+                                          torch::Tensor inv_ent, torch::Tensor inv_oth, bool need_x, bool need_c) {
     check_common(xT, ia, ib, coeffs);
     const int64_t in = xT.size(0), B = xT.size(1), out = ia.size(0);
     TORCH_CHECK(gyT.dim() == 2 && gyT.size(0) == out && gyT.size(1) == B && gyT.is_contiguous() &&
@@ -339,19 +354,20 @@ std::vector<torch::Tensor> logic_backward(torch::Tensor gyT, torch::Tensor xT, t
                 "logic_fused: inverse offsets must be contiguous int32 of length in + 1");
     TORCH_CHECK(inv_ent.scalar_type() == torch::kInt32 && inv_ent.is_contiguous() && inv_ent.numel() == 2 * out,
                 "logic_fused: inverse entries must be contiguous int32 of length 2 * out");
+    TORCH_CHECK(inv_oth.scalar_type() == torch::kInt32 && inv_oth.is_contiguous() && inv_oth.numel() == 2 * out,
+                "logic_fused: the entries' other operands must be contiguous int32 of length 2 * out");
     auto gxT = need_x ? torch::empty({in, B}, xT.options()) : torch::empty({0}, xT.options());
     auto gc = need_c ? torch::empty({out, 4}, xT.options()) : torch::empty({0}, xT.options());
-    // The operand-gradient rows of pass 1 live only during this call.
-    auto dab = need_x ? torch::empty({2 * out, B}, xT.options()) : torch::empty({0}, xT.options());
     AT_DISPATCH_FLOATING_TYPES(xT.scalar_type(), "logic_backward", [&] {
-        if (!need_c && !need_x) return;
-        gate_pass_impl<scalar_t>(gyT.data_ptr<scalar_t>(), xT.data_ptr<scalar_t>(), ia.data_ptr<int32_t>(),
-                                 ib.data_ptr<int32_t>(), coeffs.data_ptr<scalar_t>(),
-                                 need_c ? gc.data_ptr<scalar_t>() : nullptr,
-                                 need_x ? dab.data_ptr<scalar_t>() : nullptr, out, B);
+        const scalar_t* gy = gyT.data_ptr<scalar_t>();
+        const scalar_t* x = xT.data_ptr<scalar_t>();
+        scalar_t* gcp = need_c ? gc.data_ptr<scalar_t>() : nullptr;
         if (need_x)
-            input_pass_impl<scalar_t>(dab.data_ptr<scalar_t>(), inv_off.data_ptr<int32_t>(),
-                                      inv_ent.data_ptr<int32_t>(), gxT.data_ptr<scalar_t>(), in, B);
+            fused_backward_impl<scalar_t>(gy, x, ia.data_ptr<int32_t>(), ib.data_ptr<int32_t>(),
+                                          coeffs.data_ptr<scalar_t>(), inv_off.data_ptr<int32_t>(),
+                                          inv_ent.data_ptr<int32_t>(), inv_oth.data_ptr<int32_t>(), gxT.data_ptr<scalar_t>(), gcp, in, B);
+        else if (need_c)
+            coeff_pass_impl<scalar_t>(gy, x, ia.data_ptr<int32_t>(), ib.data_ptr<int32_t>(), gcp, out, B);
     });
     return {gxT, gc};
 }
