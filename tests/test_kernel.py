@@ -350,3 +350,15 @@ def test_fused_available_really_builds():
     if shutil.which(os.environ.get("CXX", "c++")) is None or os.environ.get("GATELEARN_NO_EXTENSION"):
         pytest.skip("no C++ compiler here (or extension disabled)")
     assert FUSED, kernels.fused_unavailable_reason()
+
+
+def test_keep_freed_memory_sets_malloc_once_and_can_be_switched_off():
+    # A setting of the whole process, so each case runs in a fresh interpreter.
+    code = ("from gatelearn.kernels.allocator import keep_freed_memory as k; "
+            "first = k(); print(first, k() == first)")
+    for env, expected in (("1", "True True"), ("0", "False True")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "GATELEARN_KEEP_FREED_MEMORY": env}).stdout.split()
+        if env == "1" and not sys.platform.startswith("linux"):
+            continue
+        assert " ".join(out) == expected

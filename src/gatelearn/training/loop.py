@@ -44,6 +44,7 @@ from torch import nn
 from ..data.augment import check_shift, draw_shifts, shift_images, step_generator
 from ..errors import InputError
 from ..fileio import atomic_write_text
+from ..kernels.allocator import keep_freed_memory
 from ..layers.encoders import apply_encoder_override
 from ..model import LogicNet, build_model, save
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
@@ -291,6 +292,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     master = rank == 0
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
+    keep_freed_memory()     # no page faults on every step's big tensors (see kernels.allocator)
     if config.get("dtype", "float32") not in DTYPES:
         raise InputError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
     dtype = DTYPES[config.get("dtype", "float32")]
