@@ -224,3 +224,32 @@ def test_groupsum_feature_major_view_gives_same_scores_and_grads():
         results.append((y.detach(), g))
     torch.testing.assert_close(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("connections", ["random", "unique"])
+def test_gates_ordered_for_locality_compute_the_same_network(monkeypatch, connections):
+    """build_model numbers the gates of dense layers so that idx_a is sorted (the kernels then
+    stream operand a); the network must be the one built without that, gate for gate."""
+    import copy
+
+    import gatelearn.model as model_module
+    from gatelearn.layers.wiring import order_gates_for_locality
+    spec = {"encoder": {"kind": "bits", "features": 24},
+            "layers": [{"kind": "logic", "out": 40, "init": "gaussian", "connections": connections}
+                       for _ in range(3)],
+            "head": {"kind": "groupsum", "classes": 4, "tau": 2.0}, "seed": 3}
+    built = gatelearn.build_model(spec)
+    monkeypatch.setattr(model_module, "order_gates_for_locality", lambda layers, classes: None)
+    plain = gatelearn.build_model(spec)
+    ordered = copy.deepcopy(plain)
+    order_gates_for_locality(ordered.layers, ordered.classes)
+    for k, v in built.state_dict().items():
+        assert torch.equal(v, ordered.state_dict()[k]), k
+    l0, l1, l2 = ordered.layers
+    assert (l0.idx_a.diff() >= 0).all() and (l1.idx_a.diff() >= 0).all()
+    assert (l2.idx_a.view(4, 10).diff(dim=1) >= 0).all()           # last layer: within each class
+    assert not torch.equal(l0.idx_a, plain.layers[0].idx_a)          # it did renumber
+    x = torch.randint(0, 2, (16, 24)).float()
+    for mode in ("train", "eval"):
+        getattr(plain, mode)(), getattr(ordered, mode)()
+        torch.testing.assert_close(ordered(x), plain(x), rtol=1e-6, atol=1e-6)

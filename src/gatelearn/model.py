@@ -31,6 +31,7 @@ from .fileio import atomic_path, atomic_write_text
 from .layers.encoders import encoder_from_spec
 from .layers.groupsum import GroupSum
 from .layers.logic import LogicLayer
+from .layers.wiring import order_gates_for_locality
 
 SPEC_FORMAT = "gatelearn.model"
 SPEC_VERSION = 1
@@ -89,6 +90,9 @@ class LogicNet(nn.Module):
         if len(shape) != 1 or shape[0] % head["classes"]:
             raise ValueError(f"the last layer gives {shape} outputs, not divisible into {head['classes']} classes")
         self.head = GroupSum(head["classes"], head.get("tau", 1.0))
+        # Same network, gates numbered for the kernels' memory access (a loaded model's wiring
+        # then replaces this one as it was saved).
+        order_gates_for_locality(self.layers, self.head.classes)
 
     @property
     def classes(self) -> int:
