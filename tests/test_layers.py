@@ -224,6 +224,7 @@ def test_groupsum_feature_major_view_gives_same_scores_and_grads():
         results.append((y.detach(), g))
     torch.testing.assert_close(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1])
+    assert results[1][1].t().is_contiguous()     # the gradient goes back to the kernel feature-major
 
 
 @pytest.mark.parametrize("connections", ["random", "unique"])
