@@ -67,7 +67,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 # ------------------------------------------------------------------------------ helpers
 
-class _Scores(nn.Module):
+class BitsToScores(nn.Module):
     """Encoded bits -> class scores (the model minus its encoder). Training feeds bits encoded
     once up front, so the encoder does not run every step; this is also what DDP wraps."""
 
@@ -143,7 +143,7 @@ def encode(encoder: nn.Module, x, chunk: int = 8192) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _eval_chunk(scores: "_Scores", bits: torch.Tensor, dtype) -> int:
+def _eval_chunk(scores: "BitsToScores", bits: torch.Tensor, dtype) -> int:
     """Samples per evaluation chunk: bound the largest activation (measured on one sample, so
     any layer kind and shape works) to about 32 M values per chunk."""
     if len(bits) == 0:
@@ -366,7 +366,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     model = build_model(spec)
     model.encoder.load_state_dict(encoder.state_dict())
     model.to(dtype)
-    scores = _Scores(model)
+    scores = BitsToScores(model)
     if config["optimizer"] not in ("adam", "adamw"):
         raise InputError(f"unknown optimizer {config['optimizer']!r}; choose adam or adamw")
     opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.AdamW
