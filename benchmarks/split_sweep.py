@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--splits", type=int, default=10, help="split seeds 0..N-1")
     p.add_argument("--iterations", type=int, help="training steps per split (preset's by default)")
     p.add_argument("--sampling", choices=("soft", "gumbel"))
+    p.add_argument("--parametrization", choices=("softmax16", "light", "walsh"))
     p.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic-regression reference")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir")
@@ -64,7 +65,7 @@ def main() -> None:
     rows = []
     for split in range(args.splits):
         config = make_config(args.preset, split_seed=split, iterations=args.iterations, sampling=args.sampling,
-                             threads=args.threads, data_dir=args.data_dir)
+                             parametrization=args.parametrization, threads=args.threads, data_dir=args.data_dir)
         ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split)
         s = train(config, Path(args.out) / f"split{split}", progress=False, dataset=ds)
         enc = ds.make_encoder()

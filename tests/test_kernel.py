@@ -59,6 +59,45 @@ def test_fused_softmax_coefficients_match_reference(dtype, hard):
 
 
 @needs_fused
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("hard", [False, True])
+def test_fused_rows_coefficients_match_reference(dtype, hard):
+    # light / walsh: sigmoid of 4 row logits, then the fixed row -> coefficient map
+    from gatelearn.gates import truth_to_coeffs_tensor
+    g = torch.Generator().manual_seed(4)
+    q = torch.randn(501, 4, generator=g, dtype=dtype) * 5     # 501: not a multiple of the SIMD width
+    q[0] = 0.0                                                # sigmoid(0) = 1/2; hard: the row is 0
+    q[1] = torch.tensor([1e4, -1e4, 90.0, -90.0], dtype=dtype)  # saturated both ways
+    row_map = truth_to_coeffs_tensor(dtype)
+    gc = torch.randn(501, 4, generator=g, dtype=dtype)
+    got, want = [], []
+    for fused, out in ((True, got), (False, want)):
+        qq = q.clone().requires_grad_(True)
+        c = kernels.rows_coefficients(qq, row_map, hard, fused=fused)
+        out += [c.detach(), torch.autograd.grad(c, qq, gc)[0]]
+    torch.testing.assert_close(got[0], want[0], **TOL[dtype])
+    torch.testing.assert_close(got[1], want[1], **TOL[dtype])
+    if hard:   # exactly the coefficients of the rows q > 0
+        assert torch.equal(got[0], (q > 0).to(dtype) @ row_map)
+
+
+@needs_fused
+@pytest.mark.parametrize("pre", [False, True])
+def test_gradcheck_fused_rows_coefficients_float64(pre):
+    # pre: walsh's weights go in and the kernel applies its fixed map to them
+    from gatelearn.gates import truth_to_coeffs_tensor
+    from gatelearn.layers.parametrization import _walsh_map
+    q = torch.randn(13, 4, dtype=torch.float64, requires_grad=True)
+    pre_map = _walsh_map(torch.float64, "cpu") if pre else None
+    f = lambda q: kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), pre_map=pre_map, fused=True)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (q,))
+    want = kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), pre_map=pre_map, fused=False)
+    torch.testing.assert_close(f(q), want)
+    with pytest.raises(ValueError, match="pre_map"):
+        kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), True, pre_map=_walsh_map(torch.float64, "cpu"))
+
+
+@needs_fused
 def test_gradcheck_fused_softmax_coefficients_float64():
     from gatelearn.gates import coeffs_tensor
     z = torch.randn(40, 16, dtype=torch.float64, requires_grad=True)

@@ -20,9 +20,9 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import ToolError
 from .build import NO_EXTENSION_ENV, Extension
-from .reference import logic_forward_reference, softmax_coefficients_reference
+from .reference import logic_forward_reference, rows_coefficients_reference, softmax_coefficients_reference
 
-__all__ = ["logic_forward", "logic_forward_reference", "softmax_coefficients", "fused_available", "fused_unavailable_reason",
+__all__ = ["logic_forward", "logic_forward_reference", "softmax_coefficients", "rows_coefficients", "fused_available", "fused_unavailable_reason",
            "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
 
 _EXTENSION = Extension("gatelearn_logic", "logic_fused.cpp", "fused CPU logic kernel")
@@ -201,3 +201,45 @@ def softmax_coefficients(logits: torch.Tensor, table: torch.Tensor, hard: bool =
     if not fused_available():
         raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
     return _FusedSoftmaxCoeffs.apply(logits, table.to(logits.dtype), bool(hard))
+
+
+class _FusedRowsCoeffs(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs, row_map, hard, pre_map):
+        row_map = row_map.contiguous()
+        pre = pre_map.contiguous() if pre_map is not None else row_map.new_empty(0)
+        c, rows = _EXTENSION.module.rows_coeffs(inputs.contiguous(), row_map, hard, pre)
+        ctx.save_for_backward(rows, row_map, pre)
+        return c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_c):
+        rows, row_map, pre = ctx.saved_tensors
+        return _EXTENSION.module.rows_coeffs_backward(grad_c.contiguous(), rows, row_map, pre), None, None, None
+
+
+def rows_coefficients(inputs: torch.Tensor, row_map: torch.Tensor, hard: bool = False, *,
+                      pre_map: torch.Tensor | None = None, fused: bool | None = None) -> torch.Tensor:
+    """sigmoid(q) @ row_map, (out, 4) -> (out, 4): the coefficients of the truth-table
+    parametrizations (light, walsh) from their row logits q, which are ``inputs`` or, given a
+    (4, 4) ``pre_map``, ``inputs @ pre_map`` (walsh's fixed map of its weights).
+    ``hard=True`` is the straight-through estimator (value of the rows q > 0, gradient of the
+    soft rows; no pre_map). One C++ pass each way on CPU float tensors; ``fused`` as in
+    :func:`logic_forward`."""
+    if hard and pre_map is not None:
+        raise ValueError("rows_coefficients: hard=True takes the row logits themselves, not a pre_map")
+    if fused is None:
+        fused = _default_fused
+    applies = (inputs.device.type == "cpu" and inputs.dtype in (torch.float32, torch.float64)
+               and inputs.dim() == 2 and inputs.shape[1] == 4 and tuple(row_map.shape) == (4, 4)
+               and (pre_map is None or tuple(pre_map.shape) == (4, 4)))
+    if fused is False or (fused is None and not (applies and fused_available())):
+        q = inputs if pre_map is None else inputs @ pre_map.to(inputs.dtype)
+        return rows_coefficients_reference(q, row_map, hard)
+    if not applies:
+        raise ValueError("fused=True: the fused row coefficients need a CPU float32/float64 (out, 4) tensor")
+    if not fused_available():
+        raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
+    pre = pre_map.to(inputs.dtype) if pre_map is not None else None
+    return _FusedRowsCoeffs.apply(inputs, row_map.to(inputs.dtype), bool(hard), pre)

@@ -25,6 +25,7 @@
 #include <immintrin.h>
 #endif
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -293,6 +294,95 @@ void softmax_coeffs_backward_impl(const T* gc, const T* probs, const T* tableT, 
     });
 }
 
+// ---------------------------------------------------------------- truth-table coefficients
+// The light and walsh parametrizations give each gate 4 row logits q (one per truth-table row,
+// walsh after its fixed linear map), row probabilities r = sigmoid(q) and coefficients
+// c = r @ M (M the (4, 4) map from truth-table rows to coefficients). In PyTorch that is a
+// sigmoid, a skinny (out, 4) @ (4, 4) matmul and their backwards, ~0.4 ms per 8,000-gate layer
+// on one thread for the matmul alone; here it is one pass each way.
+// hard = true is the straight-through estimator of Gumbel sampling: the value uses the rows
+// (q > 0), the backward the soft rows. walsh's row logits are a fixed linear map of its weights,
+// q = w @ P; given P, the kernels take w and apply it (and its transpose on the way back) too.
+constexpr int kRows = 4;
+
+// sigmoid of n values; e = exp(-|q|) so the exponent never overflows.
+template <typename T>
+inline void sigmoid_n(const T* q, T* r, int64_t n) {   // r may be q (in place)
+    int64_t k = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+        for (; k + 8 <= n; k += 8) {
+            const __m256 v = _mm256_loadu_ps(q + k);
+            const __m256 e = exp_nonpositive(_mm256_or_ps(v, sign));              // exp(-|q|)
+            const __m256 inv = _mm256_div_ps(one, _mm256_add_ps(one, e));
+            const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+            _mm256_storeu_ps(r + k, _mm256_blendv_ps(inv, _mm256_mul_ps(e, inv), neg));   // q < 0: e / (1 + e)
+        }
+    }
+#endif
+    for (; k < n; ++k) {
+        const T e = std::exp(-std::abs(q[k]));
+        r[k] = q[k] < 0 ? e / (1 + e) : 1 / (1 + e);
+    }
+}
+
+// q = w @ P for gates begin..end, written to q_out
+template <typename T>
+inline void map_rows(const T* w, const T* P, T* q_out, int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j)
+        for (int k = 0; k < kRows; ++k) {
+            T acc = 0;
+            for (int m = 0; m < kRows; ++m) acc += w[kRows * j + m] * P[kRows * m + k];
+            q_out[kRows * j + k] = acc;
+        }
+}
+
+template <typename T>
+void rows_coeffs_impl(const T* q, const T* M, const T* P, T* rows, T* c, int64_t out, bool hard) {
+    at::parallel_for(0, out, 2048, [&](int64_t begin, int64_t end) {
+        if (P != nullptr) {                 // q holds the weights: rows = sigmoid(w @ P), in place
+            map_rows(q, P, rows, begin, end);
+            sigmoid_n(rows + kRows * begin, rows + kRows * begin, kRows * (end - begin));
+        } else {
+            sigmoid_n(q + kRows * begin, rows + kRows * begin, kRows * (end - begin));
+        }
+        for (int64_t j = begin; j < end; ++j) {
+            T v[kRows];
+            for (int k = 0; k < kRows; ++k) v[k] = hard ? T(q[kRows * j + k] > 0) : rows[kRows * j + k];
+            for (int i = 0; i < 4; ++i) {
+                T acc = 0;
+                for (int k = 0; k < kRows; ++k) acc += v[k] * M[4 * k + i];
+                c[4 * j + i] = acc;
+            }
+        }
+    });
+}
+
+// d loss / d q = (grad_c @ M^T) * r * (1 - r); with P, d loss / d w = (d loss / d q) @ P^T
+template <typename T>
+void rows_coeffs_backward_impl(const T* gc, const T* rows, const T* M, const T* P, T* gq, int64_t out) {
+    at::parallel_for(0, out, 2048, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+            T g[kRows];
+            for (int k = 0; k < kRows; ++k) {
+                T acc = 0;
+                for (int i = 0; i < 4; ++i) acc += gc[4 * j + i] * M[4 * k + i];
+                const T r = rows[kRows * j + k];
+                g[k] = acc * r * (1 - r);
+            }
+            for (int m = 0; m < kRows; ++m) {
+                T acc = g[m];
+                if (P != nullptr) {
+                    acc = 0;
+                    for (int k = 0; k < kRows; ++k) acc += g[k] * P[kRows * m + k];
+                }
+                gq[kRows * j + m] = acc;
+            }
+        }
+    });
+}
+
 }  // namespace
 
 void check_softmax_args(const torch::Tensor& t, const torch::Tensor& table, int64_t cols, const char* what) {
@@ -328,6 +418,51 @@ torch::Tensor softmax_coeffs_backward(torch::Tensor grad_c, torch::Tensor probs,
                                                table.data_ptr<scalar_t>(), gz.data_ptr<scalar_t>(), probs.size(0));
     });
     return gz;
+}
+
+void check_rows_args(const torch::Tensor& t, const torch::Tensor& M, const char* what) {
+    TORCH_CHECK(t.device().is_cpu() && t.dim() == 2 && t.size(1) == 4 && t.is_contiguous() &&
+                (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kFloat64),
+                "rows_coeffs: ", what, " must be a contiguous CPU float tensor of shape (out, 4)");
+    TORCH_CHECK(M.dim() == 2 && M.size(0) == 4 && M.size(1) == 4 && M.is_contiguous() &&
+                M.scalar_type() == t.scalar_type(), "rows_coeffs: the row map must be contiguous (4, 4) of the same dtype");
+}
+
+// The optional pre-map P: an empty tensor, or (4, 4) of the dtype of t.
+const void* pre_map_ptr(const torch::Tensor& P, const torch::Tensor& t) {
+    if (P.numel() == 0) return nullptr;
+    TORCH_CHECK(P.dim() == 2 && P.size(0) == 4 && P.size(1) == 4 && P.is_contiguous() &&
+                P.scalar_type() == t.scalar_type(), "rows_coeffs: the pre-map must be contiguous (4, 4) of the same dtype");
+    return P.data_ptr();
+}
+
+// row logits (out, 4) (or, with a (4, 4) pre-map P, weights w and row logits w @ P), M (4, 4)
+// -> (coeffs (out, 4), row probabilities (out, 4))
+std::vector<torch::Tensor> rows_coeffs(torch::Tensor q, torch::Tensor M, bool hard, torch::Tensor P) {
+    check_rows_args(q, M, "row logits");
+    const void* pre = pre_map_ptr(P, q);
+    TORCH_CHECK(!(hard && pre != nullptr), "rows_coeffs: hard rows need the row logits, not a pre-map");
+    auto rows = torch::empty_like(q);
+    auto c = torch::empty_like(q);
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "rows_coeffs", [&] {
+        rows_coeffs_impl<scalar_t>(q.data_ptr<scalar_t>(), M.data_ptr<scalar_t>(), static_cast<const scalar_t*>(pre),
+                                   rows.data_ptr<scalar_t>(), c.data_ptr<scalar_t>(), q.size(0), hard);
+    });
+    return {c, rows};
+}
+
+// grad_coeffs (out, 4), rows (out, 4), M (4, 4), P (4, 4) or empty -> grad of the input of rows_coeffs (out, 4)
+torch::Tensor rows_coeffs_backward(torch::Tensor grad_c, torch::Tensor rows, torch::Tensor M, torch::Tensor P) {
+    check_rows_args(rows, M, "rows");
+    check_rows_args(grad_c, M, "grad_coeffs");
+    TORCH_CHECK(grad_c.size(0) == rows.size(0), "rows_coeffs: grad_coeffs and rows disagree on out");
+    const void* pre = pre_map_ptr(P, rows);
+    auto gq = torch::empty_like(rows);
+    AT_DISPATCH_FLOATING_TYPES(rows.scalar_type(), "rows_coeffs_backward", [&] {
+        rows_coeffs_backward_impl<scalar_t>(grad_c.data_ptr<scalar_t>(), rows.data_ptr<scalar_t>(), M.data_ptr<scalar_t>(),
+                                            static_cast<const scalar_t*>(pre), gq.data_ptr<scalar_t>(), rows.size(0));
+    });
+    return gq;
 }
 
 // xT (in, B), ia/ib (out,) int32, coeffs (out, 4) -> yT (out, B)
@@ -377,4 +512,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("backward", &logic_backward, "fused logic layer backward, feature-major");
     m.def("softmax_coeffs", &softmax_coeffs, "softmax16 probabilities and their relaxation coefficients");
     m.def("softmax_coeffs_backward", &softmax_coeffs_backward, "backward of softmax_coeffs");
+    m.def("rows_coeffs", &rows_coeffs, "light / walsh row probabilities and their relaxation coefficients");
+    m.def("rows_coeffs_backward", &rows_coeffs_backward, "backward of rows_coeffs");
 }

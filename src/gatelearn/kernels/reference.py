@@ -20,3 +20,12 @@ def softmax_coefficients_reference(logits: torch.Tensor, table: torch.Tensor, ha
         return soft
     # straight-through: the value of the most probable gate, the gradient of the soft mixture
     return table[logits.argmax(-1)] + soft - soft.detach()
+
+
+def rows_coefficients_reference(row_logits: torch.Tensor, row_map: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    """sigmoid(row_logits) @ row_map, (out, 4) -> (out, 4): the light / walsh coefficients."""
+    rows = torch.sigmoid(row_logits)
+    if hard:
+        # straight-through: the value of the rows (q > 0), the gradient of the soft rows
+        rows = (row_logits > 0).to(rows.dtype) + rows - rows.detach()
+    return rows @ row_map

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..gates import NUM_GATES, PASS_A, coeffs_tensor, truth_to_coeffs_tensor
-from ..kernels import softmax_coefficients
+from ..kernels import rows_coefficients, softmax_coefficients
 
 PARAMETRIZATIONS = ("softmax16", "light", "walsh")
 INITS = ("residual", "gaussian")
@@ -59,12 +59,16 @@ def init_weights(parametrization: str, init: str, out_features: int,
     return w
 
 
+def _walsh_map(dtype, device) -> torch.Tensor:
+    """walsh's row logits are weight @ this (4, 4) map: -(weight @ WALSH^T), as row value = sigmoid(-z)."""
+    return -torch.tensor(_WALSH_ROWS, dtype=dtype, device=device).T
+
+
 def _row_logits(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
     """Logits of 'row is 1' for the truth-table parametrizations (light, walsh)."""
     if parametrization == "light":
         return weight
-    walsh = torch.tensor(_WALSH_ROWS, dtype=weight.dtype, device=weight.device)
-    return -(weight @ walsh.T)   # row value = sigmoid(-z)
+    return weight @ _walsh_map(weight.dtype, weight.device)
 
 
 def coefficients(parametrization: str, weight: torch.Tensor, *, sampling: str = "soft",
@@ -86,15 +90,16 @@ def coefficients(parametrization: str, weight: torch.Tensor, *, sampling: str = 
             logits = (weight - torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))) / gumbel_tau
         return softmax_coefficients(logits, table, hard=sampling == "gumbel")
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+    row_map = truth_to_coeffs_tensor(dtype, device)
+    if parametrization == "walsh" and sampling == "soft":
+        # the kernel applies walsh's fixed map itself (one pass instead of a skinny matmul more)
+        return rows_coefficients(weight, row_map, pre_map=_walsh_map(dtype, device))
     logits = _row_logits(parametrization, weight)
     if sampling == "gumbel":
         # The difference of two Gumbel variables is logistic: the binary Gumbel trick per row.
         u = torch.rand(logits.shape, dtype=dtype, device=device, generator=generator).clamp(1e-10, 1 - 1e-10)
         logits = (logits + torch.log(u) - torch.log1p(-u)) / gumbel_tau
-    rows = torch.sigmoid(logits)
-    if sampling == "gumbel":
-        rows = (logits > 0).to(dtype) + rows - rows.detach()
-    return rows @ truth_to_coeffs_tensor(dtype, device)
+    return rows_coefficients(logits, row_map, hard=sampling == "gumbel")
 
 
 def hard_gate_ids(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
