@@ -213,6 +213,25 @@ def test_or_pool_gradient_goes_to_the_max():
     assert x.grad.tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
 
 
+@pytest.mark.skipif(not fused_tree_available(), reason="conv extension unavailable")
+@pytest.mark.parametrize("shape,k", [((4, 3, 8, 8), 2), ((2, 5, 9, 12), 3), ((2, 2, 6, 4), 1)])
+def test_window_max_kernel_equals_max_pool2d_values_and_gradient(shape, k):
+    # OrPool2d's C++ path: the same values as F.max_pool2d and the whole gradient to the first
+    # maximum of each window, also on bits, where most windows are ties.
+    from gatelearn.kernels.conv_tree import window_max
+    g = torch.Generator().manual_seed(k)
+    for x in (torch.rand(shape, generator=g), torch.randint(0, 2, shape, generator=g).float()):
+        grad = torch.randn(shape[0], shape[1], shape[2] // k, shape[3] // k, generator=g)
+        xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        F.max_pool2d(xa, k, k).backward(grad)
+        yb = window_max(xb, k, fused=True)
+        yb.backward(grad)
+        assert torch.equal(yb, F.max_pool2d(x, k, k))
+        assert torch.equal(xb.grad, xa.grad)
+    with pytest.raises(RuntimeError, match="multiples"):
+        window_max(torch.rand(1, 1, 5, 5), 2, fused=True)
+
+
 # ----------------------------------------------------------------------------- image encoder
 def test_threshold_encoder_image_layout_and_bit_table():
     C, H, W, K = 3, 4, 5, 3

@@ -132,7 +132,60 @@ std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, 
     return {gx, gcoef};
 }
 
+// ---------------------------------------------------------------- OR pooling (relaxed: max)
+// Non-overlapping k x k windows of x (B, C, H, W) contiguous, H and W multiples of k:
+// y = the window's maximum, win = its position in the window (row-major, the FIRST maximum on
+// ties, as max_pool2d). The backward hands each window's gradient to that position alone.
+// PyTorch's max_pool2d with indices is several times slower on these small images.
+std::vector<torch::Tensor> window_max(torch::Tensor x, int64_t k) {
+    TORCH_CHECK(x.dim() == 4 && x.scalar_type() == torch::kFloat32 && x.is_contiguous(), "x must be contiguous float32 (B, C, H, W)");
+    TORCH_CHECK(k >= 1 && k <= 15 && x.size(2) % k == 0 && x.size(3) % k == 0, "window size must divide H and W");
+    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), h = H / k, w = W / k;
+    auto y = torch::empty({x.size(0), x.size(1), h, w}, x.options());
+    auto win = torch::empty({x.size(0), x.size(1), h, w}, x.options().dtype(torch::kUInt8));
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    uint8_t* wp = win.data_ptr<uint8_t>();
+    #pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const float* xq = xp + pl * H * W;
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t j = 0; j < w; ++j) {
+                float best = xq[(i * k) * W + j * k];
+                int pos = 0;
+                for (int64_t dy = 0; dy < k; ++dy)
+                    for (int64_t dx = 0; dx < k; ++dx) {
+                        const float v = xq[(i * k + dy) * W + j * k + dx];
+                        if (v > best) { best = v; pos = static_cast<int>(dy * k + dx); }
+                    }
+                yp[(pl * h + i) * w + j] = best;
+                wp[(pl * h + i) * w + j] = static_cast<uint8_t>(pos);
+            }
+    }
+    return {y, win};
+}
+
+torch::Tensor window_max_backward(torch::Tensor grad, torch::Tensor win, int64_t k) {
+    TORCH_CHECK(grad.dim() == 4 && grad.scalar_type() == torch::kFloat32 && grad.is_contiguous(), "grad must be contiguous float32");
+    TORCH_CHECK(win.sizes() == grad.sizes() && win.scalar_type() == torch::kUInt8 && win.is_contiguous(), "win must match grad");
+    const int64_t planes = grad.size(0) * grad.size(1), h = grad.size(2), w = grad.size(3), H = h * k, W = w * k;
+    auto gx = torch::zeros({grad.size(0), grad.size(1), H, W}, grad.options());
+    const float* gp = grad.data_ptr<float>();
+    const uint8_t* wp = win.data_ptr<uint8_t>();
+    float* gxp = gx.data_ptr<float>();
+    #pragma omp parallel for schedule(static)
+    for (int64_t pl = 0; pl < planes; ++pl)
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t j = 0; j < w; ++j) {
+                const int64_t o = (pl * h + i) * w + j, pos = wp[o];
+                gxp[pl * H * W + (i * k + pos / k) * W + j * k + pos % k] = gp[o];
+            }
+    return gx;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("forward", &tree_forward, "logic tree conv forward (CPU)");
     m.def("backward", &tree_backward, "logic tree conv backward (CPU)");
+    m.def("window_max", &window_max, "max over non-overlapping k x k windows, with the winner's position");
+    m.def("window_max_backward", &window_max_backward, "backward of window_max");
 }

@@ -17,7 +17,7 @@ import torch
 
 from .build import Extension
 
-__all__ = ["tree_forward", "tree_forward_reference", "fused_tree_available"]
+__all__ = ["tree_forward", "tree_forward_reference", "fused_tree_available", "window_max"]
 
 
 def tree_forward_reference(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
@@ -81,3 +81,32 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
     if fused:
         return _FusedTree.apply(x_flat, leaf_index, coeffs)
     return tree_forward_reference(x_flat, leaf_index, coeffs)
+
+
+class _WindowMax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        y, win = _load_extension().window_max(x.contiguous(), k)
+        ctx.save_for_backward(win)
+        ctx.k = k
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (win,) = ctx.saved_tensors
+        return _load_extension().window_max_backward(grad.contiguous(), win, ctx.k), None
+
+
+def window_max(x: torch.Tensor, k: int, *, fused: bool | None = None) -> torch.Tensor:
+    """Maximum over non-overlapping k x k windows of (B, C, H, W): ``F.max_pool2d(x, k, k)``,
+    values and gradient (all of it to the first maximum of a window), through the C++ kernel on
+    CPU float32 when H and W are multiples of k; F.max_pool2d otherwise."""
+    applies = (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4 and 1 <= k <= 15
+               and x.shape[2] % k == 0 and x.shape[3] % k == 0)
+    if fused is None:
+        fused = applies and _load_extension() is not None
+    elif fused and not (applies and _load_extension() is not None):
+        raise RuntimeError("fused window max not usable here (needs CPU float32, H and W multiples of k, the extension)")
+    if fused:
+        return _WindowMax.apply(x, int(k))
+    return torch.nn.functional.max_pool2d(x, k, k)

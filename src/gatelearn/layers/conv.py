@@ -21,7 +21,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..gates import coeffs_tensor
-from ..kernels.conv_tree import tree_forward
+from ..kernels.conv_tree import tree_forward, window_max
 from ..model import register_layer
 from . import parametrization as P
 from .logic import check_binary
@@ -249,6 +249,9 @@ class OrPool2d(nn.Module):
         if any(self.padding):
             # Pad with 0 (FALSE), not max_pool2d's -inf, so relaxed and hard agree with the circuit.
             x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
+        k = self.kernel_size[0]
+        if self.kernel_size == self.stride == (k, k):
+            return window_max(x, k)     # the common case, in C++ (F.max_pool2d when it cannot)
         return F.max_pool2d(x, self.kernel_size, self.stride)
 
 
