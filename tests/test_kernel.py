@@ -34,6 +34,19 @@ def both_paths(x, idx_a, idx_b, coeffs, grad_out):
     return res
 
 
+def _fused_matches_reference(coefficients, params, table, hard, grad_c):
+    """Assert that a coefficient function gives the same value and parameter gradient on the
+    fused path as on the reference; return the fused value."""
+    res = []
+    for fused in (True, False):
+        p = params.clone().requires_grad_(True)
+        c = coefficients(p, table, hard, fused=fused)
+        res.append((c.detach(), torch.autograd.grad(c, p, grad_c)[0]))
+    for got, want in zip(*res):
+        torch.testing.assert_close(got, want, **TOL[params.dtype])
+    return res[0][0]
+
+
 @needs_fused
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("hard", [False, True])
@@ -45,17 +58,9 @@ def test_fused_softmax_coefficients_match_reference(dtype, hard):
     z[1, 7], z[2, 2] = 1e4, -1e4   # one-hot and an exponent far below the float range
     z[3, 5] = z[3, 9] = 50.0       # a tie between two maxima
     table = coeffs_tensor(dtype)
-    gc = torch.randn(500, 4, generator=g, dtype=dtype)
-    got, want = [], []
-    for fused, out in ((True, got), (False, want)):
-        zz = z.clone().requires_grad_(True)
-        c = kernels.softmax_coefficients(zz, table, hard, fused=fused)
-        out += [c.detach(), torch.autograd.grad(c, zz, gc)[0]]
-    tol = TOL[dtype]
-    torch.testing.assert_close(got[0], want[0], **tol)
-    torch.testing.assert_close(got[1], want[1], **tol)
+    got = _fused_matches_reference(kernels.softmax_coefficients, z, table, hard, torch.randn(500, 4, generator=g, dtype=dtype))
     if hard:   # exactly a table row, the first maximum's
-        assert torch.equal(got[0], table[z.argmax(-1)])
+        assert torch.equal(got, table[z.argmax(-1)])
 
 
 @needs_fused
@@ -69,16 +74,9 @@ def test_fused_rows_coefficients_match_reference(dtype, hard):
     q[0] = 0.0                                                # sigmoid(0) = 1/2; hard: the row is 0
     q[1] = torch.tensor([1e4, -1e4, 90.0, -90.0], dtype=dtype)  # saturated both ways
     row_map = truth_to_coeffs_tensor(dtype)
-    gc = torch.randn(501, 4, generator=g, dtype=dtype)
-    got, want = [], []
-    for fused, out in ((True, got), (False, want)):
-        qq = q.clone().requires_grad_(True)
-        c = kernels.rows_coefficients(qq, row_map, hard, fused=fused)
-        out += [c.detach(), torch.autograd.grad(c, qq, gc)[0]]
-    torch.testing.assert_close(got[0], want[0], **TOL[dtype])
-    torch.testing.assert_close(got[1], want[1], **TOL[dtype])
+    got = _fused_matches_reference(kernels.rows_coefficients, q, row_map, hard, torch.randn(501, 4, generator=g, dtype=dtype))
     if hard:   # exactly the coefficients of the rows q > 0
-        assert torch.equal(got[0], (q > 0).to(dtype) @ row_map)
+        assert torch.equal(got, (q > 0).to(dtype) @ row_map)
 
 
 @needs_fused
