@@ -55,7 +55,8 @@ def use_fused(enabled: bool | None):
 class FusedWiring:
     """The wiring in the form the kernel wants: int32 indices and the inverse index (for every
     input, which (gate, operand) read it, and that gate's other operand) that lets the backward
-    pass own each grad_x row without atomics. Built once per wiring; ``matches`` tells whether a cached one is stale."""
+    pass own each grad_x row without atomics. Built once per wiring; ``matches`` tells whether a
+    cached one is stale."""
 
     def __init__(self, idx_a: torch.Tensor, idx_b: torch.Tensor, in_features: int):
         out = idx_a.numel()
@@ -182,6 +183,24 @@ class _FusedSoftmaxCoeffs(torch.autograd.Function):
         return _EXTENSION.module.softmax_coeffs_backward(grad_c.contiguous(), probs, tableT), None, None
 
 
+def _cpu_float_matrix(t: torch.Tensor, cols: int) -> bool:
+    return t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.dim() == 2 and t.shape[1] == cols
+
+
+def _take_fused(fused: bool | None, applies: bool, needs: str) -> bool:
+    """Whether a coefficient function takes its C++ pass: ``fused=None`` when it applies and the
+    extension is built, ``False`` never, ``True`` always (raising, with ``needs``, if it cannot)."""
+    if fused is None:
+        fused = _default_fused
+    if fused is False or (fused is None and not (applies and fused_available())):
+        return False
+    if not applies:
+        raise ValueError(f"fused=True: {needs}")
+    if not fused_available():
+        raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
+    return True
+
+
 def softmax_coefficients(logits: torch.Tensor, table: torch.Tensor, hard: bool = False, *,
                          fused: bool | None = None) -> torch.Tensor:
     """softmax(logits) @ table, (out, 16) -> (out, 4), the softmax16 relaxation coefficients.
@@ -190,16 +209,9 @@ def softmax_coefficients(logits: torch.Tensor, table: torch.Tensor, hard: bool =
     probable gate, the gradient that of the soft mixture. Fused into one C++ pass (forward and
     backward) on CPU float tensors; ``fused`` as in :func:`logic_forward`.
     """
-    if fused is None:
-        fused = _default_fused
-    applies = (logits.device.type == "cpu" and logits.dtype in (torch.float32, torch.float64)
-               and logits.dim() == 2 and logits.shape[1] == table.shape[0] == 16)
-    if fused is False or (fused is None and not (applies and fused_available())):
+    applies = _cpu_float_matrix(logits, 16) and table.shape[0] == 16
+    if not _take_fused(fused, applies, "the fused softmax coefficients need a CPU float32/float64 (out, 16) tensor"):
         return softmax_coefficients_reference(logits, table, hard)
-    if not applies:
-        raise ValueError("fused=True: the fused softmax coefficients need a CPU float32/float64 (out, 16) tensor")
-    if not fused_available():
-        raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
     return _FusedSoftmaxCoeffs.apply(logits, table.to(logits.dtype), bool(hard))
 
 
@@ -229,17 +241,10 @@ def rows_coefficients(inputs: torch.Tensor, row_map: torch.Tensor, hard: bool = 
     :func:`logic_forward`."""
     if hard and pre_map is not None:
         raise ValueError("rows_coefficients: hard=True takes the row logits themselves, not a pre_map")
-    if fused is None:
-        fused = _default_fused
-    applies = (inputs.device.type == "cpu" and inputs.dtype in (torch.float32, torch.float64)
-               and inputs.dim() == 2 and inputs.shape[1] == 4 and tuple(row_map.shape) == (4, 4)
+    applies = (_cpu_float_matrix(inputs, 4) and tuple(row_map.shape) == (4, 4)
                and (pre_map is None or tuple(pre_map.shape) == (4, 4)))
-    if fused is False or (fused is None and not (applies and fused_available())):
+    if not _take_fused(fused, applies, "the fused row coefficients need a CPU float32/float64 (out, 4) tensor"):
         q = inputs if pre_map is None else inputs @ pre_map.to(inputs.dtype)
         return rows_coefficients_reference(q, row_map, hard)
-    if not applies:
-        raise ValueError("fused=True: the fused row coefficients need a CPU float32/float64 (out, 4) tensor")
-    if not fused_available():
-        raise ToolError(f"fused=True but the fused kernel is unavailable: {fused_unavailable_reason()}")
     pre = pre_map.to(inputs.dtype) if pre_map is not None else None
     return _FusedRowsCoeffs.apply(inputs, row_map.to(inputs.dtype), bool(hard), pre)

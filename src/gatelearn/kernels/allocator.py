@@ -30,8 +30,8 @@ _applied: bool | None = None
 
 
 def keep_freed_memory() -> bool:
-    """Set malloc's thresholds once per process; True when they are in force. ``GATELEARN_KEEP_FREED_MEMORY=0``
-    turns it off."""
+    """Set malloc's thresholds once per process; True when they are in force.
+    ``GATELEARN_KEEP_FREED_MEMORY=0`` turns it off."""
     global _applied
     if _applied is not None:
         return _applied

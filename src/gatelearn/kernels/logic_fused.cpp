@@ -126,8 +126,8 @@ void coeff_pass_impl(const T* gy, const T* x, const int32_t* ia, const int32_t* 
 // grad_x and the sums. A two-pass form (operand gradients of every gate written to a (2*out, B)
 // buffer, then summed per input) moves about twice the bytes and was 1.5x slower here.
 template <typename T>
-void fused_backward_impl(const T* gy, const T* x, const int32_t* ia, const int32_t* ib, const T* c,
-                         const int32_t* inv_off, const int32_t* inv_ent, const int32_t* inv_oth, T* gx, T* gc, int64_t in, int64_t B) {
+void fused_backward_impl(const T* gy, const T* x, const T* c, const int32_t* inv_off, const int32_t* inv_ent,
+                         const int32_t* inv_oth, T* gx, T* gc, int64_t in, int64_t B) {
     at::parallel_for(0, in, kGrain, [&](int64_t begin, int64_t end) {
         const int64_t e_end = inv_off[end];
         for (int64_t i = begin; i < end; ++i) {
@@ -498,9 +498,9 @@ std::vector<torch::Tensor> logic_backward(torch::Tensor gyT, torch::Tensor xT, t
         const scalar_t* x = xT.data_ptr<scalar_t>();
         scalar_t* gcp = need_c ? gc.data_ptr<scalar_t>() : nullptr;
         if (need_x)
-            fused_backward_impl<scalar_t>(gy, x, ia.data_ptr<int32_t>(), ib.data_ptr<int32_t>(),
-                                          coeffs.data_ptr<scalar_t>(), inv_off.data_ptr<int32_t>(),
-                                          inv_ent.data_ptr<int32_t>(), inv_oth.data_ptr<int32_t>(), gxT.data_ptr<scalar_t>(), gcp, in, B);
+            fused_backward_impl<scalar_t>(gy, x, coeffs.data_ptr<scalar_t>(), inv_off.data_ptr<int32_t>(),
+                                          inv_ent.data_ptr<int32_t>(), inv_oth.data_ptr<int32_t>(),
+                                          gxT.data_ptr<scalar_t>(), gcp, in, B);
         else if (need_c)
             coeff_pass_impl<scalar_t>(gy, x, ia.data_ptr<int32_t>(), ib.data_ptr<int32_t>(), gcp, out, B);
     });
