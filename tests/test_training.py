@@ -273,6 +273,36 @@ def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
         train({}, tmp_path / "empty", resume=True, progress=False, dataset=ds)
 
 
+def test_init_from_a_trained_model_fine_tunes_it(tmp_path):
+    ds = toy_dataset()
+    trained, _ = train_model(toy_config(iterations=30), tmp_path / "soft", progress=False, dataset=ds)
+    # Zero steps from it, with another seed (other wiring were it built fresh) and Gumbel
+    # sampling: the same network, weights and wiring.
+    copy, summary = train_model(toy_config(iterations=0, seed=5, sampling="gumbel", init_from=tmp_path / "soft"),
+                                tmp_path / "copy", progress=False, dataset=ds)
+    assert all(torch.equal(v, copy.state_dict()[k]) for k, v in trained.state_dict().items())
+    assert copy.layers[0].sampling == "gumbel"
+    assert summary["hard_accuracy"] == json.loads((tmp_path / "soft" / "summary.json").read_text())["hard_accuracy"]
+    # Fine-tuning trains from there (fresh optimizer), and resumes like any run.
+    train(toy_config(iterations=20, sampling="gumbel", init_from=tmp_path / "soft"), tmp_path / "ft",
+          progress=False, dataset=ds)
+    assert (tmp_path / "ft" / "model.safetensors").exists()
+
+    with pytest.raises(InputError, match="layer 0 is .*'out': 24.*this run's is .*'out': 48"):
+        cfg = toy_config(init_from=tmp_path / "soft")
+        cfg["layers"] = [{"kind": "logic", "out": 48}, {"kind": "logic", "out": 12}]
+        train(cfg, tmp_path / "wide", progress=False, dataset=ds)
+    with pytest.raises(InputError, match="'parametrization': 'softmax16'"):
+        train(toy_config(parametrization="light", init_from=tmp_path / "soft"), tmp_path / "light",
+              progress=False, dataset=ds)
+    other = toy_dataset()
+    other.categories = {f: ["a", "b", "c", "d"] for f in other.categories}
+    with pytest.raises(InputError, match="input encoder differs"):
+        train(toy_config(init_from=tmp_path / "soft"), tmp_path / "enc", progress=False, dataset=other)
+    with pytest.raises(InputError, match="no saved model"):
+        train(toy_config(init_from=tmp_path / "missing"), tmp_path / "none", progress=False, dataset=ds)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupted_checkpoint_names_the_file(tmp_path, damage):
     ds = toy_dataset()

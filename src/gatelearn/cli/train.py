@@ -3,6 +3,7 @@
     gatelearn train --preset monk1 --out runs/monk1
     gatelearn train --preset mnist-small --iterations 2000 --threads 2
     gatelearn train --out runs/monk1 --resume                  # continue from the checkpoint
+    gatelearn train --preset monk1 --init-from runs/monk1 --sampling gumbel --out runs/monk1-ft
     torchrun --nproc_per_node 2 -m gatelearn.cli.main train --preset adult --distributed
 """
 from __future__ import annotations
@@ -46,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="start from the weights and wiring of a trained model (a run directory) with a fresh "
+                        "optimizer, e.g. to fine-tune a soft-trained network with --sampling gumbel")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training over the processes started by torchrun (gloo, CPU)")
@@ -64,7 +68,8 @@ def run(args) -> int:
                  "augment_shift": args.augment_shift,
                  "seed": args.seed, "split_seed": args.split_seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
-                 "distributed": args.distributed, "time_limit": args.time_limit}
+                 "distributed": args.distributed, "time_limit": args.time_limit,
+                 "init_from": args.init_from}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset

@@ -42,11 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.augment import check_shift, draw_shifts, shift_images, step_generator
-from ..errors import InputError
+from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
 from ..kernels.allocator import keep_freed_memory
 from ..layers.encoders import apply_encoder_override
-from ..model import LogicNet, build_model, save
+from ..model import LogicNet, build_model, load, save
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .presets import RUN_DEFAULTS, layer_specs
 from .usage import gate_usage
@@ -244,6 +244,37 @@ def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
     return config
 
 
+def start_from_trained(model: LogicNet, source: str | os.PathLike) -> None:
+    """Copy the weights and wiring of the model saved in ``source`` (a run directory or model
+    file) into ``model``: fine-tuning, e.g. a soft-trained network with Gumbel sampling to close
+    its discretization gap. The architecture and parametrization must be the same; the options
+    that hold no state (sampling, init, tau, learning rate) may differ. The optimizer starts
+    fresh. The source must encode its inputs exactly as this run does, since the training bits
+    come from this run's encoder."""
+    try:
+        trained = load(source)
+    except FileFormatError as exc:
+        raise InputError(f"--init-from: {exc}") from exc
+    mine, theirs = model.encoder.state_dict(), trained.encoder.state_dict()
+    if (model.spec["encoder"] != trained.spec["encoder"] or mine.keys() != theirs.keys()
+            or any(mine[k].shape != theirs[k].shape or not torch.equal(mine[k], theirs[k]) for k in mine)):
+        raise InputError(f"--init-from {source}: its input encoder differs from this run's "
+                         f"(another dataset or encoding)")
+    for i, (a, b) in enumerate(zip(_stateful(model.spec), _stateful(trained.spec))):
+        if a != b:
+            raise InputError(f"--init-from {source}: its layer {i} is {b}, this run's is {a}")
+    if len(model.spec["layers"]) != len(trained.spec["layers"]):
+        raise InputError(f"--init-from {source}: it has {len(trained.spec['layers'])} layers, "
+                         f"this run {len(model.spec['layers'])}")
+    model.load_state_dict(trained.state_dict(), strict=True)
+
+
+def _stateful(spec: dict) -> list[dict]:
+    """A model spec's layers without the options that hold no state (may change on fine-tuning)."""
+    return [{k: v for k, v in layer.items() if k not in ("sampling", "init", "gumbel_tau", "grad_factor")}
+            for layer in spec["layers"]]
+
+
 def learning_rate(config: dict, iteration: int) -> float:
     """The learning rate of the step that follows ``iteration`` steps: ``lr``, or ``lr * lr_decay``
     from ``lr_decay_at * iterations`` on. A function of the iteration only, so resuming keeps it."""
@@ -287,6 +318,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         raise InputError(f"{out_dir} already holds a checkpoint of an earlier run; pass --resume to "
                          f"continue it, or choose another --out (or delete {ckpt_file})")
     config = dict(config)
+    if config.get("init_from") is not None:
+        config["init_from"] = os.fspath(config["init_from"])   # the config is saved as JSON
 
     rank, world, created_group = _setup_distributed(config)
     master = rank == 0
@@ -365,6 +398,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     torch.manual_seed(seed)   # the global generator draws the Gumbel noise (same on every rank)
     model = build_model(spec)
     model.encoder.load_state_dict(encoder.state_dict())
+    if config.get("init_from") and ckpt is None:   # a resumed run restores its own weights below
+        start_from_trained(model, config["init_from"])
     model.to(dtype)
     scores = BitsToScores(model)
     if config["optimizer"] not in ("adam", "adamw"):
