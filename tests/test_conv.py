@@ -265,6 +265,20 @@ def test_encoder_override_keeps_thresholds():
     assert apply_encoder_override(base, None) is base
 
 
+def test_encoder_override_levels_replace_the_thresholds():
+    base = ThresholdEncoder(4, 1, torch.full((4, 1), 127.0), image=(1, 2, 2))
+    enc = apply_encoder_override(base, {"kind": "thresholds", "per_feature": 1, "image": [1, 2, 2],
+                                        "levels": [63, 127, 191]})
+    assert enc.per_feature == 3 and enc.out_shape == (3, 2, 2) and "levels" not in enc.spec()
+    x = torch.tensor([[0.0, 64.0, 128.0, 255.0]])
+    # channel k = pixel > levels[k]
+    assert enc(x).view(3, 4).tolist() == [[0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1]]
+    assert base.per_feature == 1      # the dataset's encoder is left as it was
+    for bad in ([], [127, 63], [1.0, float("nan")]):
+        with pytest.raises(InputError, match="increasing thresholds"):
+            apply_encoder_override(base, {"levels": bad})
+
+
 def test_threshold_encoder_crop_encodes_only_the_window():
     C, H, W, K = 2, 5, 6, 2
     t = torch.rand(C * H * W, K).sort(dim=1).values * 255

@@ -305,14 +305,28 @@ def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Modu
     Presets use this to keep the dataset's thresholds while asking for image-shaped bits,
     ``{"kind": "thresholds", "per_feature": 1, "image": [1, 28, 28]}``, or a crop of them. The
     override must keep the encoder kind and its buffers' shapes (the raw features), since the
-    fitted buffers are copied over.
+    fitted buffers are copied over. The one exception is ``"levels": [t1, t2, ...]`` (threshold
+    encoders): these thresholds for every feature replace the dataset's, e.g. three grey levels
+    per MNIST pixel instead of the single one at 127; ``per_feature`` becomes their number.
     """
     if not override:
         return encoder
-    spec = {**encoder.spec(), **{k: v for k, v in override.items()}}
+    override = dict(override)
+    levels = override.pop("levels", None)
+    spec = {**encoder.spec(), **override}
     if spec.get("kind") != encoder.spec().get("kind"):
         raise InputError(f"encoder override changes the kind {encoder.spec().get('kind')!r} -> "
                          f"{spec.get('kind')!r}; only options of the dataset's encoder can be overridden")
+    if levels is not None:
+        if spec["kind"] != "thresholds":
+            raise InputError(f"encoder override 'levels' needs a threshold encoder, not {spec['kind']!r}")
+        t = torch.as_tensor(levels, dtype=torch.float32)
+        if t.dim() != 1 or len(t) == 0 or bool(torch.isnan(t).any()) or bool((t[1:] <= t[:-1]).any()):
+            raise InputError(f"encoder override 'levels' must be increasing thresholds, got {levels}")
+        spec["per_feature"] = len(t)
+        new = encoder_from_spec(spec)
+        new.thresholds.copy_(t.expand(new.in_features, len(t)))
+        return new
     new = encoder_from_spec(spec)
     old_state, new_state = encoder.state_dict(), new.state_dict()
     old_shapes = {k: tuple(v.shape) for k, v in old_state.items()}
