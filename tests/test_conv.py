@@ -158,6 +158,35 @@ def test_fused_kernel_matches_reference_on_random_shapes():
         torch.testing.assert_close(y1, y2, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(g1[0], x.grad, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(g1[1], c.grad, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="out of range for 4 inputs"):
+        tree_forward(torch.rand(1, 4), torch.full((1, 2, 3), 4), torch.randn(1, 1, 4), fused=True)
+    with pytest.raises(ValueError, match="do not fit"):
+        tree_forward(torch.rand(1, 4), torch.zeros(1, 2, 3, dtype=torch.int64), torch.randn(1, 2, 4), fused=True)
+
+
+def test_leaf_runs_cut_the_index_table_into_contiguous_pieces():
+    from gatelearn.kernels.conv_tree import leaf_runs
+
+    def rebuild(row_ptr, runs, O, L, P_):
+        idx = torch.full((O * L, P_), -1, dtype=torch.int64)
+        for row in range(O * L):
+            for p0, src, n in runs[row_ptr[row]:row_ptr[row + 1]].tolist():
+                idx[row, p0:p0 + n] = torch.arange(src, src + n)
+        return idx.view(O, L, P_)
+
+    # a stride-1 convolution: one run per output row (here 4 rows of 4 positions)
+    layer = LogicConv2d(3, 5, 3, 2, seed=1)
+    idx = layer.leaf_index(6, 6)
+    row_ptr, runs = leaf_runs(idx)
+    assert row_ptr.dtype == runs.dtype == torch.int32
+    assert torch.equal(row_ptr[1:] - row_ptr[:-1], torch.full((5 * 4,), 4, dtype=torch.int32))
+    assert set(runs[:, 2].tolist()) == {4}
+    assert torch.equal(rebuild(row_ptr, runs, 5, 4, 16), idx)
+    # stride 2 and arbitrary tables (repeats, descending steps) round-trip too
+    idx2 = LogicConv2d(2, 3, 3, 2, stride=2, padding=1, seed=2).leaf_index(7, 7)
+    assert torch.equal(rebuild(*leaf_runs(idx2), *idx2.shape), idx2)
+    rnd = torch.randint(0, 6, (3, 4, 9), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rebuild(*leaf_runs(rnd), 3, 4, 9), rnd)
 
 
 @pytest.mark.parametrize("parametrization,sampling", [("light", "soft"), ("walsh", "gumbel"), ("softmax16", "gumbel")])

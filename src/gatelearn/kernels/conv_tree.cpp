@@ -1,9 +1,16 @@
 // Fused CPU kernel of the convolutional logic tree (LogicConv2d), forward and backward.
 //
-// Shapes: x (B, N) float32, idx (O, L, P) int32 with L = 2^depth leaves, coeffs (O, L-1, 4),
-// y (B, O, P). Nodes of one tree are numbered heap-style: leaves 0..L-1, gate g is node L+g and
-// reads nodes 2g and 2g+1 (this numbering puts gate j of the first level on leaves 2j, 2j+1 and
-// every later level on the previous level's outputs, matching the Python reference).
+// Shapes: x (B, N) float32, coeffs (O, L-1, 4), y (B, O, P), L = 2^depth leaves. Nodes of one
+// tree are numbered heap-style: leaves 0..L-1, gate g is node L+g and reads nodes 2g and 2g+1
+// (this numbering puts gate j of the first level on leaves 2j, 2j+1 and every later level on the
+// previous level's outputs, matching the Python reference).
+//
+// Leaf l of tree o reads x at a flat index per output position p. Those indices come as *runs*:
+// run r = (p0, src, len) means positions p0 .. p0+len-1 read src .. src+len-1, and the runs of
+// leaf (o, l) are runs[row_ptr[o*L + l] .. row_ptr[o*L + l + 1]). A convolution at stride 1 has
+// one run per output row, so gathering the leaves and scattering their gradients are contiguous
+// copies that vectorise instead of one scalar load per position (any index table can be written
+// as runs, at worst of length 1).
 //
 // One (sample, channel) tree is evaluated for all P positions at once, node by node, so the inner
 // loop runs over contiguous positions and vectorises; the (2L-1) x P node values of one tree fit
@@ -14,21 +21,38 @@
 #include <omp.h>
 #include <vector>
 
-static void check_inputs(const torch::Tensor& x, const torch::Tensor& idx, const torch::Tensor& c) {
+struct LeafRuns {
+    const int32_t* row_ptr;   // (O*L + 1)
+    const int32_t* runs;      // (R, 3): p0, src, len
+};
+
+static LeafRuns check_inputs(const torch::Tensor& x, const torch::Tensor& row_ptr, const torch::Tensor& runs,
+                             const torch::Tensor& c, int64_t P) {
     TORCH_CHECK(x.dim() == 2 && x.scalar_type() == torch::kFloat32 && x.is_contiguous(), "x must be contiguous float32 (B, N)");
-    TORCH_CHECK(idx.dim() == 3 && idx.scalar_type() == torch::kInt32 && idx.is_contiguous(), "idx must be contiguous int32 (O, L, P)");
     TORCH_CHECK(c.dim() == 3 && c.scalar_type() == torch::kFloat32 && c.is_contiguous(), "coeffs must be contiguous float32 (O, L-1, 4)");
-    const int64_t L = idx.size(1);
-    TORCH_CHECK(L >= 2 && (L & (L - 1)) == 0 && L <= 64, "leaves per tree must be a power of two in 2..64");
-    TORCH_CHECK(c.size(0) == idx.size(0) && c.size(1) == L - 1 && c.size(2) == 4, "coeffs must be (O, L-1, 4)");
+    const int64_t O = c.size(0), L = c.size(1) + 1;
+    TORCH_CHECK(L >= 2 && (L & (L - 1)) == 0 && L <= 64 && c.size(2) == 4, "coeffs must be (O, L-1, 4) with L a power of two in 2..64");
+    TORCH_CHECK(row_ptr.dim() == 1 && row_ptr.size(0) == O * L + 1 && row_ptr.scalar_type() == torch::kInt32 &&
+                row_ptr.is_contiguous(), "row_ptr must be contiguous int32 (O*L + 1)");
+    TORCH_CHECK(runs.dim() == 2 && runs.size(1) == 3 && runs.scalar_type() == torch::kInt32 && runs.is_contiguous(),
+                "runs must be contiguous int32 (R, 3)");
+    TORCH_CHECK(P >= 1, "positions must be >= 1");
+    return {row_ptr.data_ptr<int32_t>(), runs.data_ptr<int32_t>()};
 }
 
 // Evaluate every node of tree o of sample row xb into v ((2L-1) x P).
-static inline void eval_tree(const float* xb, const int32_t* idx_o, const float* c_o, int64_t L, int64_t P, float* v) {
+static inline void eval_tree(const float* xb, const LeafRuns& lr, int64_t o, const float* c_o, int64_t L,
+                             int64_t P, float* v) {
     for (int64_t l = 0; l < L; ++l) {
-        const int32_t* id = idx_o + l * P;
         float* dst = v + l * P;
-        for (int64_t p = 0; p < P; ++p) dst[p] = xb[id[p]];
+        for (int32_t r = lr.row_ptr[o * L + l]; r < lr.row_ptr[o * L + l + 1]; ++r) {
+            const int32_t* run = lr.runs + 3 * static_cast<int64_t>(r);
+            const float* src = xb + run[1];
+            float* d = dst + run[0];
+            const int32_t n = run[2];
+            #pragma omp simd
+            for (int32_t i = 0; i < n; ++i) d[i] = src[i];
+        }
     }
     for (int64_t g = 0; g < L - 1; ++g) {
         const float c0 = c_o[4 * g], ca = c_o[4 * g + 1], cb = c_o[4 * g + 2], cab = c_o[4 * g + 3];
@@ -40,12 +64,12 @@ static inline void eval_tree(const float* xb, const int32_t* idx_o, const float*
     }
 }
 
-torch::Tensor tree_forward(torch::Tensor x, torch::Tensor idx, torch::Tensor coeffs) {
-    check_inputs(x, idx, coeffs);
-    const int64_t B = x.size(0), N = x.size(1), O = idx.size(0), L = idx.size(1), P = idx.size(2);
+torch::Tensor tree_forward(torch::Tensor x, torch::Tensor row_ptr, torch::Tensor runs, int64_t P,
+                           torch::Tensor coeffs) {
+    const LeafRuns lr = check_inputs(x, row_ptr, runs, coeffs, P);
+    const int64_t B = x.size(0), N = x.size(1), O = coeffs.size(0), L = coeffs.size(1) + 1;
     auto y = torch::empty({B, O, P}, x.options());
     const float* xp = x.data_ptr<float>();
-    const int32_t* ip = idx.data_ptr<int32_t>();
     const float* cp = coeffs.data_ptr<float>();
     float* yp = y.data_ptr<float>();
     #pragma omp parallel
@@ -54,7 +78,7 @@ torch::Tensor tree_forward(torch::Tensor x, torch::Tensor idx, torch::Tensor coe
         #pragma omp for collapse(2) schedule(static)
         for (int64_t b = 0; b < B; ++b) {
             for (int64_t o = 0; o < O; ++o) {
-                eval_tree(xp + b * N, ip + o * L * P, cp + o * (L - 1) * 4, L, P, v.data());
+                eval_tree(xp + b * N, lr, o, cp + o * (L - 1) * 4, L, P, v.data());
                 const float* root = v.data() + (2 * L - 2) * P;
                 float* dst = yp + (b * O + o) * P;
                 for (int64_t p = 0; p < P; ++p) dst[p] = root[p];
@@ -64,16 +88,15 @@ torch::Tensor tree_forward(torch::Tensor x, torch::Tensor idx, torch::Tensor coe
     return y;
 }
 
-std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, torch::Tensor idx,
-                                         torch::Tensor coeffs, bool need_x) {
-    check_inputs(x, idx, coeffs);
-    const int64_t B = x.size(0), N = x.size(1), O = idx.size(0), L = idx.size(1), P = idx.size(2);
+std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, torch::Tensor row_ptr,
+                                         torch::Tensor runs, int64_t P, torch::Tensor coeffs, bool need_x) {
+    const LeafRuns lr = check_inputs(x, row_ptr, runs, coeffs, P);
+    const int64_t B = x.size(0), N = x.size(1), O = coeffs.size(0), L = coeffs.size(1) + 1;
     TORCH_CHECK(grad_y.sizes() == torch::IntArrayRef({B, O, P}) && grad_y.is_contiguous() &&
                 grad_y.scalar_type() == torch::kFloat32, "grad_y must be contiguous float32 (B, O, P)");
     auto gx = need_x ? torch::zeros({B, N}, x.options()) : torch::zeros({0}, x.options());
     const int64_t G = O * (L - 1) * 4;
     const float* xp = x.data_ptr<float>();
-    const int32_t* ip = idx.data_ptr<int32_t>();
     const float* cp = coeffs.data_ptr<float>();
     const float* gyp = grad_y.data_ptr<float>();
     float* gxp = need_x ? gx.data_ptr<float>() : nullptr;
@@ -86,9 +109,8 @@ std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, 
         #pragma omp for schedule(static)
         for (int64_t b = 0; b < B; ++b) {
             for (int64_t o = 0; o < O; ++o) {
-                const int32_t* idx_o = ip + o * L * P;
                 const float* c_o = cp + o * (L - 1) * 4;
-                eval_tree(xp + b * N, idx_o, c_o, L, P, v.data());
+                eval_tree(xp + b * N, lr, o, c_o, L, P, v.data());
                 const float* gy = gyp + (b * O + o) * P;
                 float* groot = g.data() + (2 * L - 2) * P;
                 for (int64_t p = 0; p < P; ++p) groot[p] = gy[p];
@@ -113,10 +135,17 @@ std::vector<torch::Tensor> tree_backward(torch::Tensor grad_y, torch::Tensor x, 
                 }
                 if (need_x) {
                     float* gxb = gxp + b * N;
+                    // positions of one run read distinct inputs, so its adds vectorise
                     for (int64_t l = 0; l < L; ++l) {
-                        const int32_t* id = idx_o + l * P;
                         const float* gl = g.data() + l * P;
-                        for (int64_t p = 0; p < P; ++p) gxb[id[p]] += gl[p];
+                        for (int32_t r = lr.row_ptr[o * L + l]; r < lr.row_ptr[o * L + l + 1]; ++r) {
+                            const int32_t* run = lr.runs + 3 * static_cast<int64_t>(r);
+                            float* dst = gxb + run[1];
+                            const float* src = gl + run[0];
+                            const int32_t n = run[2];
+                            #pragma omp simd
+                            for (int32_t i = 0; i < n; ++i) dst[i] += src[i];
+                        }
                     }
                 }
             }

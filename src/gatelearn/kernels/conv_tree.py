@@ -17,7 +17,7 @@ import torch
 
 from .build import Extension
 
-__all__ = ["tree_forward", "tree_forward_reference", "fused_tree_available", "window_max"]
+__all__ = ["tree_forward", "tree_forward_reference", "fused_tree_available", "leaf_runs", "window_max"]
 
 
 def tree_forward_reference(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
@@ -50,22 +50,63 @@ def fused_tree_available() -> bool:
     return _load_extension() is not None
 
 
+def leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The leaf index table as runs for the fused kernel: ``(row_ptr, runs)``.
+
+    Row ``o*L + l`` (leaf l of tree o) is cut wherever the index does not step by 1 from one
+    position to the next; each piece is a run ``(p0, src, len)`` (positions p0.. read inputs
+    src..). ``row_ptr`` (O*L + 1,) int32 delimits each row's runs in ``runs`` (R, 3) int32. A
+    stride-1 convolution gives one run per output row, which the kernel copies with vector
+    loads."""
+    O, L, P = leaf_index.shape
+    flat = leaf_index.reshape(O * L, P).to(torch.int64)
+    start = torch.ones(O * L, P, dtype=torch.bool, device=flat.device)
+    start[:, 1:] = flat[:, 1:] != flat[:, :-1] + 1
+    row, p0 = start.nonzero(as_tuple=True)              # row-major: by row, then position
+    nxt = torch.full_like(p0, P)
+    same_row = row[1:] == row[:-1]
+    nxt[:-1] = torch.where(same_row, p0[1:], torch.full_like(p0[1:], P))
+    runs = torch.stack([p0, flat[row, p0], nxt - p0], 1).to(torch.int32).contiguous()
+    row_ptr = torch.zeros(O * L + 1, dtype=torch.int64, device=flat.device)
+    row_ptr[1:] = torch.bincount(row, minlength=O * L).cumsum(0)
+    return row_ptr.to(torch.int32), runs
+
+
+# The runs of the last few index tables (a LogicConv2d keeps its table, so it is cut once). The
+# table itself is kept in the entry: an identity check, not a reused address, decides a hit.
+_RUNS_CACHE: dict[int, tuple[torch.Tensor, int, tuple[torch.Tensor, torch.Tensor]]] = {}
+
+
+def _cached_leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    hit = _RUNS_CACHE.get(id(leaf_index))
+    if hit is not None and hit[0] is leaf_index and hit[1] == leaf_index._version:
+        return hit[2]
+    runs = leaf_runs(leaf_index)
+    if len(_RUNS_CACHE) >= 8:
+        _RUNS_CACHE.pop(next(iter(_RUNS_CACHE)))
+    _RUNS_CACHE[id(leaf_index)] = (leaf_index, leaf_index._version, runs)
+    return runs
+
+
 class _FusedTree(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_flat, leaf_index, coeffs):
         ext = _load_extension()
         x_flat = x_flat.contiguous()
         coeffs = coeffs.contiguous()
-        idx32 = leaf_index.to(torch.int32).contiguous()
-        y = ext.forward(x_flat, idx32, coeffs)
-        ctx.save_for_backward(x_flat, idx32, coeffs)
+        row_ptr, runs = _cached_leaf_runs(leaf_index)
+        P = leaf_index.shape[2]
+        y = ext.forward(x_flat, row_ptr, runs, P, coeffs)
+        ctx.save_for_backward(x_flat, row_ptr, runs, coeffs)
+        ctx.positions = P
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x_flat, idx32, coeffs = ctx.saved_tensors
+        x_flat, row_ptr, runs, coeffs = ctx.saved_tensors
         need_x = ctx.needs_input_grad[0]
-        gx, gc = _load_extension().backward(grad_y.contiguous(), x_flat, idx32, coeffs, need_x)
+        gx, gc = _load_extension().backward(grad_y.contiguous(), x_flat, row_ptr, runs, ctx.positions, coeffs,
+                                            need_x)
         return (gx if need_x else None), None, gc
 
 
@@ -79,6 +120,12 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
     elif fused and not (applies and _load_extension() is not None):
         raise RuntimeError(f"fused conv-tree kernel not usable here ({_EXTENSION.unavailable_reason() or 'needs CPU float32'})")
     if fused:
+        O, L, P = leaf_index.shape
+        if coeffs.shape != (O, L - 1, 4) or x_flat.dim() != 2:
+            raise ValueError(f"tree_forward: x (B, N), leaf_index (O, L, P) and coeffs (O, L-1, 4) do not fit: "
+                             f"{tuple(x_flat.shape)}, {tuple(leaf_index.shape)}, {tuple(coeffs.shape)}")
+        if leaf_index.numel() and (int(leaf_index.min()) < 0 or int(leaf_index.max()) >= x_flat.shape[1]):
+            raise ValueError(f"tree_forward: leaf_index out of range for {x_flat.shape[1]} inputs")
         return _FusedTree.apply(x_flat, leaf_index, coeffs)
     return tree_forward_reference(x_flat, leaf_index, coeffs)
 
