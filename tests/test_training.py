@@ -303,6 +303,22 @@ def test_init_from_a_trained_model_fine_tunes_it(tmp_path):
         train(toy_config(init_from=tmp_path / "missing"), tmp_path / "none", progress=False, dataset=ds)
 
 
+def test_input_levels_replace_the_datasets_thresholds(tmp_path):
+    rng = np.random.default_rng(0)
+    ds = Dataset("mnist", rng.integers(0, 256, (64, 16)).astype(np.uint8), rng.integers(0, 10, 64),
+                 rng.integers(0, 256, (16, 16)).astype(np.uint8), rng.integers(0, 10, 16), 10, (1, 4, 4),
+                 [str(i) for i in range(10)], [f"p{i}" for i in range(16)])
+    config = toy_config(iterations=3, input_levels=[63, 127, 191])
+    config["dataset"], config["relaxed_inputs"], config["augment_shift"] = "mnist", None, 0
+    config["layers"] = [{"kind": "logic", "out": 40}, {"kind": "logic", "out": 20}]
+    model, _ = train_model(config, tmp_path / "levels", progress=False, dataset=ds)
+    assert model.encoder.per_feature == 3 and model.layers[0].in_features == 48
+    assert torch.equal(model.encoder.thresholds, torch.tensor([[63.0, 127.0, 191.0]]).expand(16, 3))
+    assert torch.equal(gatelearn.load(tmp_path / "levels").encoder.thresholds, model.encoder.thresholds)
+    with pytest.raises(InputError, match="needs a threshold encoder"):
+        train(toy_config(input_levels=[1.0]), tmp_path / "onehot", progress=False, dataset=toy_dataset())
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupted_checkpoint_names_the_file(tmp_path, damage):
     ds = toy_dataset()

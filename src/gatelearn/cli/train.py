@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                         "(255 on MNIST = grey values; 0 = the hard bits); evaluation and the model use the hard bits")
     p.add_argument("--augment-shift", type=int, metavar="PIXELS",
                    help="train on images shifted by up to PIXELS in each direction (image datasets; 0 = off)")
+    p.add_argument("--input-levels", type=_levels, metavar="T1,T2,...",
+                   help="thermometer thresholds for every raw feature instead of the dataset's encoding "
+                        "(e.g. 63,127,191: three grey levels per MNIST pixel, 3 input channels for conv presets)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--split-seed", type=int, metavar="S",
                    help="another seeded train/test split, for datasets without an official one (breast-cancer)")
@@ -59,13 +62,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _levels(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 63,127,191, got {text!r}") from None
+
+
 def run(args) -> int:
     from ..training import make_config, read_checkpoint_info, train, CHECKPOINT_FILE
     overrides = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr,
                  "lr_decay_at": args.lr_decay_at, "lr_decay": args.lr_decay,
                  "tau": args.tau, "parametrization": args.parametrization, "sampling": args.sampling,
                  "init": args.init, "relaxed_inputs": args.relaxed_inputs,
-                 "augment_shift": args.augment_shift,
+                 "augment_shift": args.augment_shift, "input_levels": args.input_levels,
                  "seed": args.seed, "split_seed": args.split_seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit,

@@ -355,7 +355,11 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         x_train, y_train, x_val, y_val = dataset.validation_split(config["validation"], seed)
     # A preset's "encoder" options (e.g. image-shaped bits for convolutional layers) go over the
     # dataset's fitted encoder; the thresholds stay the dataset's.
-    encoder = apply_encoder_override(dataset.make_encoder(), config.get("encoder"))
+    # --input-levels: thermometer thresholds for every raw feature instead of the dataset's.
+    override = dict(config.get("encoder") or {})
+    if config.get("input_levels") is not None:
+        override["levels"] = [float(t) for t in config["input_levels"]]
+    encoder = apply_encoder_override(dataset.make_encoder(), override or None)
     bits_train, y_train = encode(encoder, x_train), torch.as_tensor(y_train)
     bits_test, y_test = encode(encoder, dataset.x_test), torch.as_tensor(dataset.y_test)
     if config.get("validation"):

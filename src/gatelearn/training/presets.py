@@ -219,12 +219,12 @@ PRESETS.update({
 OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "augment_shift", "tau", "parametrization",
              "sampling", "init", "seed", "split_seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
-             "weight_decay", "dtype", "distributed", "time_limit", "init_from")
+             "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "split_seed": None, "threads": None, "data_dir": None, "parametrization": None,
                       "sampling": None, "init": None, "dtype": "float32", "distributed": False, "time_limit": None,
-                      "init_from": None}
+                      "init_from": None, "input_levels": None}
 
 
 def preset_names() -> list[str]:
