@@ -74,18 +74,21 @@ def leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 # The runs of the last few index tables (a LogicConv2d keeps its table, so it is cut once). The
 # table itself is kept in the entry: an identity check, not a reused address, decides a hit.
-_RUNS_CACHE: dict[int, tuple[torch.Tensor, int, tuple[torch.Tensor, torch.Tensor]]] = {}
+# With the runs, the entry holds the table's smallest and largest index (checked against the
+# input width on every call).
+_RUNS_CACHE: dict[int, tuple[torch.Tensor, int, tuple[torch.Tensor, torch.Tensor, int, int]]] = {}
 
 
-def _cached_leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cached_leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int, int]:
     hit = _RUNS_CACHE.get(id(leaf_index))
     if hit is not None and hit[0] is leaf_index and hit[1] == leaf_index._version:
         return hit[2]
-    runs = leaf_runs(leaf_index)
+    lo, hi = (int(leaf_index.min()), int(leaf_index.max())) if leaf_index.numel() else (0, -1)
+    entry = (*leaf_runs(leaf_index), lo, hi)
     if len(_RUNS_CACHE) >= 8:
         _RUNS_CACHE.pop(next(iter(_RUNS_CACHE)))
-    _RUNS_CACHE[id(leaf_index)] = (leaf_index, leaf_index._version, runs)
-    return runs
+    _RUNS_CACHE[id(leaf_index)] = (leaf_index, leaf_index._version, entry)
+    return entry
 
 
 class _FusedTree(torch.autograd.Function):
@@ -94,7 +97,7 @@ class _FusedTree(torch.autograd.Function):
         ext = _load_extension()
         x_flat = x_flat.contiguous()
         coeffs = coeffs.contiguous()
-        row_ptr, runs = _cached_leaf_runs(leaf_index)
+        row_ptr, runs, _, _ = _cached_leaf_runs(leaf_index)
         P = leaf_index.shape[2]
         y = ext.forward(x_flat, row_ptr, runs, P, coeffs)
         ctx.save_for_backward(x_flat, row_ptr, runs, coeffs)
@@ -124,7 +127,8 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
         if coeffs.shape != (O, L - 1, 4) or x_flat.dim() != 2:
             raise ValueError(f"tree_forward: x (B, N), leaf_index (O, L, P) and coeffs (O, L-1, 4) do not fit: "
                              f"{tuple(x_flat.shape)}, {tuple(leaf_index.shape)}, {tuple(coeffs.shape)}")
-        if leaf_index.numel() and (int(leaf_index.min()) < 0 or int(leaf_index.max()) >= x_flat.shape[1]):
+        _, _, lo, hi = _cached_leaf_runs(leaf_index)
+        if lo < 0 or hi >= x_flat.shape[1]:
             raise ValueError(f"tree_forward: leaf_index out of range for {x_flat.shape[1]} inputs")
         return _FusedTree.apply(x_flat, leaf_index, coeffs)
     return tree_forward_reference(x_flat, leaf_index, coeffs)
