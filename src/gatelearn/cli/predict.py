@@ -23,7 +23,8 @@ def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
         model = runs.load_model(rd)
         with torch.no_grad():
             try:
-                scores = model(torch.as_tensor(x).to(torch.float32)).numpy()
+                # a float32 copy: the input may be a read-only view (e.g. of an IDX file)
+                scores = model(torch.from_numpy(np.array(x, dtype=np.float32))).numpy()
             except (RuntimeError, ValueError) as exc:
                 raise InputError(f"the model cannot read this input: {exc}") from exc
         return scores, scores.argmax(1).astype(np.int32)
