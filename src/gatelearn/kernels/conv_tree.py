@@ -93,15 +93,12 @@ def _cached_leaf_runs(leaf_index: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 class _FusedTree(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x_flat, leaf_index, coeffs):
-        ext = _load_extension()
+    def forward(ctx, x_flat, row_ptr, runs, positions, coeffs):
         x_flat = x_flat.contiguous()
         coeffs = coeffs.contiguous()
-        row_ptr, runs, _, _ = _cached_leaf_runs(leaf_index)
-        P = leaf_index.shape[2]
-        y = ext.forward(x_flat, row_ptr, runs, P, coeffs)
+        y = _load_extension().forward(x_flat, row_ptr, runs, positions, coeffs)
         ctx.save_for_backward(x_flat, row_ptr, runs, coeffs)
-        ctx.positions = P
+        ctx.positions = positions
         return y
 
     @staticmethod
@@ -110,7 +107,7 @@ class _FusedTree(torch.autograd.Function):
         need_x = ctx.needs_input_grad[0]
         gx, gc = _load_extension().backward(grad_y.contiguous(), x_flat, row_ptr, runs, ctx.positions, coeffs,
                                             need_x)
-        return (gx if need_x else None), None, gc
+        return (gx if need_x else None), None, None, None, gc
 
 
 def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.Tensor, *,
@@ -127,10 +124,10 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
         if coeffs.shape != (O, L - 1, 4) or x_flat.dim() != 2:
             raise ValueError(f"tree_forward: x (B, N), leaf_index (O, L, P) and coeffs (O, L-1, 4) do not fit: "
                              f"{tuple(x_flat.shape)}, {tuple(leaf_index.shape)}, {tuple(coeffs.shape)}")
-        _, _, lo, hi = _cached_leaf_runs(leaf_index)
+        row_ptr, runs, lo, hi = _cached_leaf_runs(leaf_index)
         if lo < 0 or hi >= x_flat.shape[1]:
             raise ValueError(f"tree_forward: leaf_index out of range for {x_flat.shape[1]} inputs")
-        return _FusedTree.apply(x_flat, leaf_index, coeffs)
+        return _FusedTree.apply(x_flat, row_ptr, runs, P, coeffs)
     return tree_forward_reference(x_flat, leaf_index, coeffs)
 
 

@@ -260,12 +260,12 @@ def start_from_trained(model: LogicNet, source: str | os.PathLike) -> None:
             or any(mine[k].shape != theirs[k].shape or not torch.equal(mine[k], theirs[k]) for k in mine)):
         raise InputError(f"--init-from {source}: its input encoder differs from this run's "
                          f"(another dataset or encoding)")
-    for i, (a, b) in enumerate(zip(_stateful(model.spec), _stateful(trained.spec))):
-        if a != b:
-            raise InputError(f"--init-from {source}: its layer {i} is {b}, this run's is {a}")
     if len(model.spec["layers"]) != len(trained.spec["layers"]):
         raise InputError(f"--init-from {source}: it has {len(trained.spec['layers'])} layers, "
                          f"this run {len(model.spec['layers'])}")
+    for i, (a, b) in enumerate(zip(_stateful(model.spec), _stateful(trained.spec))):
+        if a != b:
+            raise InputError(f"--init-from {source}: its layer {i} is {b}, this run's is {a}")
     model.load_state_dict(trained.state_dict(), strict=True)
 
 
