@@ -191,6 +191,22 @@ def test_class_counters_for_any_group_size(per_class):
     assert (CProgram(c).run(x).scores == expected).all()
 
 
+def test_large_workspace_gets_half_width_words(monkeypatch):
+    """Auto word width: 512-bit words only while the workspace stays cache-sized; past
+    WIDE_WORKSPACE_BYTES the build falls back to 256-bit words, with the same results."""
+    from gatelearn.backends import cgen
+    rng = np.random.default_rng(11)
+    c = random_circuit(rng, 30, 400, 4, 5)
+    x = rng.integers(0, 2, (700, 30)).astype(np.uint8)
+    expected = c.simulate(x.astype(bool)).reshape(700, 4, 5).sum(-1)
+    wide = CProgram(c)
+    monkeypatch.setattr(cgen, "WIDE_WORKSPACE_BYTES", 0)
+    narrow = CProgram(c)
+    assert narrow.block_samples <= 256 <= wide.block_samples
+    for p in (wide, narrow):
+        assert (p.run(x, threads=2).scores == expected).all()
+
+
 # ---------------------------------------------------------------- errors
 def test_bad_inputs_raise_input_error(mnist_c):
     with pytest.raises(InputError, match=r"\(N, 784\)"):

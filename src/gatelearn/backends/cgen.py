@@ -45,7 +45,12 @@ MIN_RUN = 16      # shortest run of gates the slot allocator makes, unless fewer
 TABLE_LANES = 4    # operand tables are scaled for 4 x 64-bit lanes per word (256-bit, the AVX2 width)
 TILE_SLOTS = 4096  # window of second-operand slots a run works in at a time (128 KB of 256-bit words)
 
-DEFAULT_WORD_BITS = 0      # 0: the widest the target has (512 with AVX-512F, else 256)
+DEFAULT_WORD_BITS = 0      # 0: auto: 512 with AVX-512F if the workspace stays small, else 256
+# Largest workspace (at 512-bit words) for which auto picks 512-bit words. Past it the gates'
+# operands stream from outside L2 and half-width words win: MNIST 6 x W random-gate networks, one
+# core of an AVX-512 Xeon with 2 MB of L2, 512 vs 256-bit M images/s: 1.1 MB workspace 7.24 vs
+# 7.06, 1.4 MB 5.23 vs 5.49, 2.1 MB 2.94 vs 3.71, 5.8 MB (6 x 64,000) 0.73 vs 0.85.
+WIDE_WORKSPACE_BYTES = 1_280 * 1024
 
 
 class CSource:
@@ -307,7 +312,7 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net",
             "classes": int(C), "counter_bits": int(nbits), "gate_runs": int(len(sch.run_op))}
 
     h = _HEADER.format(NAME=name, UNAME=name.upper(), F=F, C=C, G=G, I=n, O=c.num_outputs)
-    src = _SOURCE_TOP.format(NAME=name, WB=word_bits)
+    src = _SOURCE_TOP.format(NAME=name, WB=word_bits, WIDE=int(total_words * 64 <= WIDE_WORKSPACE_BYTES))
     src += f"""
 #define GL_F {F}
 #define GL_NC {NC}
@@ -584,13 +589,14 @@ _SOURCE_TOP = """\
 #define GL_UNROLL
 #endif
 
-/* Word width: one bit per sample. Vector extensions let the compiler use the widest registers. */
+/* Word width: one bit per sample. Vector extensions let the compiler use wide registers; 512-bit
+   words only while the workspace is small enough to stay in L2 (decided at generation). */
 #ifndef GL_WORD_BITS
 #if defined(GL_PORTABLE) || !defined(__GNUC__)
 #define GL_WORD_BITS 64
 #elif {WB} > 0
 #define GL_WORD_BITS {WB}
-#elif defined(__AVX512F__)
+#elif defined(__AVX512F__) && {WIDE}
 #define GL_WORD_BITS 512
 #else
 #define GL_WORD_BITS 256
