@@ -254,3 +254,24 @@ def test_gates_ordered_for_locality_compute_the_same_network(monkeypatch, connec
     for mode in ("train", "eval"):
         getattr(plain, mode)(), getattr(ordered, mode)()
         torch.testing.assert_close(ordered(x), plain(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("parametrization", P.PARAMETRIZATIONS)
+def test_truth_table_and_discreteness_penalty(parametrization):
+    # A strongly initialised gate is (almost) the discrete gate `a`: its expected truth table is
+    # `a`'s and the penalty is near 0; zero parameters are maximally undecided (for light/walsh
+    # every row is a coin flip, penalty 1; for softmax16 every row has 8 of 16 gates, also 1).
+    from gatelearn.gates import truth_rows, PASS_A
+    w = P.init_weights(parametrization, "residual", 3) * 4
+    table = P.truth_table(parametrization, w)
+    assert table.shape == (3, 4)
+    assert torch.allclose(table, torch.tensor([truth_rows(PASS_A)] * 3, dtype=torch.float32), atol=1e-3)
+    assert P.discreteness_penalty(parametrization, w).item() < 1e-2
+    zero = torch.zeros(3, P.num_params(parametrization), requires_grad=True)
+    penalty = P.discreteness_penalty(parametrization, zero)
+    assert penalty.item() == pytest.approx(1.0)
+    # the relaxation and the truth table agree: c0 + ca a + cb b + cab ab at the four corners
+    w = torch.randn(5, P.num_params(parametrization))
+    c = P.coefficients(parametrization, w)
+    corners = torch.stack([c[:, 0], c[:, 0] + c[:, 2], c[:, 0] + c[:, 1], c.sum(1)], 1)
+    assert torch.allclose(corners, P.truth_table(parametrization, w), atol=1e-5)

@@ -167,6 +167,30 @@ def test_lr_step_schedule_and_resuming_into_it(tmp_path):
     assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in straight.state_dict().items())
 
 
+def test_discreteness_penalty_pulls_gates_toward_discrete_ones(tmp_path):
+    from gatelearn.training.loop import discreteness_loss, discreteness_weight, learned_layers
+    cfg = {"discreteness": 2.0, "iterations": 100}
+    assert discreteness_weight(cfg, 0) == 0.0 and discreteness_weight(cfg, 50) == pytest.approx(1.0)
+    assert discreteness_weight(cfg, 100) == 2.0 and discreteness_weight({"iterations": 100}, 70) == 0.0
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(InputError, match="discreteness"):
+            discreteness_weight({**cfg, "discreteness": bad}, 0)
+    # Gaussian init starts far from discrete gates; the penalty must end lower with it than without.
+    ds = toy_dataset()
+    settings = dict(iterations=120, init="gaussian")
+    plain, _ = train_model(toy_config(**settings), tmp_path / "plain", progress=False, dataset=ds)
+    pulled, summary = train_model(toy_config(discreteness=1.0, **settings), tmp_path / "pulled",
+                                  progress=False, dataset=ds)
+    # only the first layer when asked
+    first, _ = train_model(toy_config(discreteness=1.0, discreteness_layers=1, **settings), tmp_path / "first",
+                           progress=False, dataset=ds)
+    with torch.no_grad():
+        assert discreteness_loss(learned_layers(pulled)) < 0.7 * discreteness_loss(learned_layers(plain))
+        assert len(learned_layers(first, 1)) == 1
+        assert discreteness_loss(learned_layers(first)[:1]) < 0.7 * discreteness_loss(learned_layers(plain)[:1])
+    assert summary["config"]["discreteness"] == 1.0
+
+
 def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0, image=None) -> Dataset:
     """Random 4x4 'images' of bytes under the MNIST name (threshold 127); label = the mean of the
     top row is dark (> 127)."""

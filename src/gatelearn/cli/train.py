@@ -44,6 +44,10 @@ def register(subparsers) -> None:
     p.add_argument("--input-levels", type=_levels, metavar="T1,T2,...",
                    help="thermometer thresholds for every raw feature instead of the dataset's encoding "
                         "(e.g. 63,127,191: three grey levels per MNIST pixel, 3 input channels for conv presets)")
+    p.add_argument("--discreteness", type=float, metavar="W",
+                   help="weight of a penalty pulling relaxed gates toward discrete ones (ramped from 0 over the run)")
+    p.add_argument("--discreteness-layers", type=int, metavar="N",
+                   help="apply --discreteness to the first N learned layers only (default: all)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--split-seed", type=int, metavar="S",
                    help="another seeded train/test split, for datasets without an official one (breast-cancer)")
@@ -79,7 +83,8 @@ def run(args) -> int:
                  "seed": args.seed, "split_seed": args.split_seed, "threads": args.threads, "data_dir": args.data_dir,
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit,
-                 "init_from": args.init_from}
+                 "init_from": args.init_from, "discreteness": args.discreteness,
+                 "discreteness_layers": args.discreteness_layers}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset

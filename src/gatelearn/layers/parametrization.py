@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..gates import NUM_GATES, PASS_A, coeffs_tensor, truth_to_coeffs_tensor
+from ..gates import NUM_GATES, PASS_A, TRUTH_NP, coeffs_tensor, truth_to_coeffs_tensor
 from ..kernels import rows_coefficients, softmax_coefficients
 
 PARAMETRIZATIONS = ("softmax16", "light", "walsh")
@@ -109,3 +109,22 @@ def hard_gate_ids(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
     rows = (_row_logits(parametrization, weight) > 0).long()      # (out, 4): t00 t01 t10 t11
     return rows @ torch.tensor([8, 4, 2, 1], device=weight.device)
+
+
+def truth_table(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
+    """Each gate's expected truth table, shape (out_features, 4): the probability that the relaxed
+    gate outputs 1 for (a, b) = 00, 01, 10, 11. Differentiable. A row in (0, 1) is where the
+    relaxed gate differs from every discrete one."""
+    if parametrization == "softmax16":
+        truth = torch.tensor(TRUTH_NP, dtype=weight.dtype, device=weight.device)
+        return torch.softmax(weight, dim=-1) @ truth
+    check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+    return torch.sigmoid(_row_logits(parametrization, weight))
+
+
+def discreteness_penalty(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
+    """Mean of 4 p (1 - p) over the truth-table rows p of every gate: 0 when every gate is one
+    discrete gate, 1 when every row is a coin flip. Added to the loss it pulls the relaxed gates
+    toward the hard ones that eval() and every circuit compute."""
+    p = truth_table(parametrization, weight)
+    return (4.0 * p * (1.0 - p)).mean()

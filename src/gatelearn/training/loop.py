@@ -291,6 +291,31 @@ def learning_rate(config: dict, iteration: int) -> float:
     return lr * decay if iteration >= round(at * int(config["iterations"])) else lr
 
 
+def learned_layers(model: nn.Module, first: int | None = None) -> list[nn.Module]:
+    """The layers with learned gates (dense and convolutional), in order; the first ``first`` only
+    when given."""
+    layers = [m for m in model.layers if hasattr(m, "weight") and hasattr(m, "parametrization")]
+    return layers if first is None else layers[:int(first)]
+
+
+def discreteness_loss(layers: list[nn.Module]) -> torch.Tensor:
+    """Sum over ``layers`` of each layer's mean discreteness penalty (see
+    :func:`gatelearn.layers.parametrization.discreteness_penalty`): every layer weighs the same,
+    whatever its width, so a narrow first layer is not drowned by wide dense ones."""
+    from ..layers.parametrization import discreteness_penalty
+    return sum(discreteness_penalty(m.parametrization, m.weight) for m in layers)
+
+
+def discreteness_weight(config: dict, iteration: int) -> float:
+    """Weight of the discreteness penalty at ``iteration``: ``discreteness``, ramped linearly from
+    0 at the first step to its full value at the last, so the gates first learn freely and are
+    pulled toward discrete ones as training ends."""
+    weight = float(config.get("discreteness") or 0.0)
+    if weight < 0.0 or not math.isfinite(weight):
+        raise InputError(f"discreteness must be a finite weight >= 0, got {weight}")
+    return weight * min(1.0, iteration / max(1, int(config["iterations"])))
+
+
 def _write_metrics_file(path: Path, metrics: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
@@ -419,6 +444,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     # The schedule counts in the iterations asked for, not where a time limit stops the run.
     lr_at = functools.partial(learning_rate, dict(config))
     lr_at(0)   # a bad schedule fails before any training
+    penalized = learned_layers(model, config.get("discreteness_layers"))
+    discreteness_weight(config, 0)   # so does a bad weight
 
     start, metrics, seconds_before = 0, [], 0.0
     if ckpt is not None:
@@ -487,8 +514,11 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         while it < iterations:
             idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
             loss = F.cross_entropy(net(train_inputs(idx, it)), y_train[idx])
+            objective = loss
+            if (weight := discreteness_weight(config, it)) > 0.0:
+                objective = loss + weight * discreteness_loss(penalized)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(it)
             optimizer.step()

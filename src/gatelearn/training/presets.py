@@ -26,6 +26,10 @@ iterations         optimizer steps
 eval_every         iterations between evaluations (metrics line, progress bar)
 checkpoint_every   iterations between checkpoints
 validation         fraction of the training set held out for a validation curve (0: none)
+discreteness       weight of a penalty that pulls relaxed gates toward discrete ones (mean of
+                   4 p (1 - p) over the expected truth-table rows, summed over the learned
+                   layers), ramped linearly from 0 over the run; 0: off
+discreteness_layers  apply that penalty to the first N learned layers only (None: all)
 description        one line: what it is and where the settings come from
 reference          published hard accuracy (percent) and its source, for reports
 =================  =============================================================================
@@ -57,6 +61,8 @@ COMMON: dict = {
     "augment_shift": None,
     "batch_size": 100,
     "validation": 0.0,
+    "discreteness": 0.0,
+    "discreteness_layers": None,
     "layer_defaults": {},
 }
 
@@ -219,7 +225,8 @@ PRESETS.update({
 OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "augment_shift", "tau", "parametrization",
              "sampling", "init", "seed", "split_seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
-             "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels")
+             "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels",
+             "discreteness", "discreteness_layers")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "split_seed": None, "threads": None, "data_dir": None, "parametrization": None,
