@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/split_sweep.py --preset breast-cancer --splits 10 --iterations 20000
 
+Settings chosen by looking at these figures are tuned on the test rows; choose them on other
+split seeds (``--first-split 10``) and report seeds 0..N-1.
+
 Breast Cancer's test part is a 69-row hold-out (1.45 points per row), so one split says little:
 the published 76.1% comes from one unpublished split. For split seeds 0..N-1 this trains the
 preset (gatelearn's own loop, run directories under --out) and fits two references on the very
@@ -50,10 +53,15 @@ def summarize(rows: list[dict], key: str) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="breast-cancer")
-    p.add_argument("--splits", type=int, default=10, help="split seeds 0..N-1")
+    p.add_argument("--splits", type=int, default=10, help="number of split seeds")
+    p.add_argument("--first-split", type=int, default=0,
+                   help="first split seed (e.g. choose settings on seeds 10-19, report on 0-9)")
     p.add_argument("--iterations", type=int, help="training steps per split (preset's by default)")
     p.add_argument("--sampling", choices=("soft", "gumbel"))
     p.add_argument("--parametrization", choices=("softmax16", "light", "walsh"))
+    p.add_argument("--tau", type=float, help="GroupSum temperature (preset's by default)")
+    p.add_argument("--lr", type=float, help="learning rate (preset's by default)")
+    p.add_argument("--discreteness", type=float, help="discreteness penalty weight (preset's by default)")
     p.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic-regression reference")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir")
@@ -63,9 +71,10 @@ def main() -> None:
         p.error("--splits must be >= 1")
 
     rows = []
-    for split in range(args.splits):
+    for split in range(args.first_split, args.first_split + args.splits):
         config = make_config(args.preset, split_seed=split, iterations=args.iterations, sampling=args.sampling,
-                             parametrization=args.parametrization, threads=args.threads, data_dir=args.data_dir)
+                             parametrization=args.parametrization, tau=args.tau, lr=args.lr,
+                             discreteness=args.discreteness, threads=args.threads, data_dir=args.data_dir)
         ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split)
         s = train(config, Path(args.out) / f"split{split}", progress=False, dataset=ds)
         enc = ds.make_encoder()
@@ -78,7 +87,10 @@ def main() -> None:
                      "majority_class": round((y_te == majority).double().mean().item(), 4)})
         print(json.dumps(rows[-1]), flush=True)
     keys = ("hard_accuracy", "relaxed_accuracy", "gap", "logistic_regression", "majority_class")
-    print(json.dumps({"preset": args.preset, "splits": args.splits, "iterations": config["iterations"],
+    print(json.dumps({"preset": args.preset, "splits": args.splits, "first_split": args.first_split,
+                      "iterations": config["iterations"], "settings": {k: config[k] for k in
+                                                                       ("sampling", "parametrization", "tau", "lr",
+                                                                        "discreteness")},
                       "test_rows": len(ds.y_test), "reference": config.get("reference"),
                       **{k: summarize(rows, k) for k in keys}, "per_split": rows}, indent=2))
 

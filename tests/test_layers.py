@@ -275,3 +275,14 @@ def test_truth_table_and_discreteness_penalty(parametrization):
     c = P.coefficients(parametrization, w)
     corners = torch.stack([c[:, 0], c[:, 0] + c[:, 2], c[:, 0] + c[:, 1], c.sum(1)], 1)
     assert torch.allclose(corners, P.truth_table(parametrization, w), atol=1e-5)
+
+
+@pytest.mark.parametrize("parametrization", P.PARAMETRIZATIONS)
+def test_hard_weights_relax_to_exactly_their_gates(parametrization):
+    ids = torch.arange(16).repeat(2)
+    w = P.hard_weights(parametrization, ids)
+    assert torch.equal(P.hard_gate_ids(parametrization, w), ids)
+    truth = torch.tensor(gates.TRUTH_NP, dtype=torch.float32)[ids]
+    assert torch.allclose(P.truth_table(parametrization, w), truth, rtol=0, atol=1e-12)
+    coeffs = torch.tensor(gates.COEFFS_NP, dtype=torch.float32)[ids]
+    assert torch.allclose(P.coefficients(parametrization, w), coeffs, rtol=0, atol=1e-12)

@@ -191,6 +191,31 @@ def test_discreteness_penalty_pulls_gates_toward_discrete_ones(tmp_path):
     assert summary["config"]["discreteness"] == 1.0
 
 
+def test_harden_at_freezes_layers_as_their_discrete_gates(tmp_path):
+    from gatelearn.layers.parametrization import hard_weights
+    from gatelearn.training.loop import learned_layers
+    ds = toy_dataset()
+    half, _ = train_model(toy_config(iterations=30), tmp_path / "half", progress=False, dataset=ds)
+    full, summary = train_model(toy_config(iterations=60, harden_at=[0.5]), tmp_path / "full", progress=False,
+                                dataset=ds)
+    first, second = learned_layers(full)
+    # the first layer is its gates as of step 30, frozen there; the second kept learning
+    assert torch.equal(first.gate_ids(), learned_layers(half)[0].gate_ids())
+    assert torch.equal(first.weight, hard_weights(first.parametrization, first.gate_ids()))
+    assert not first.weight.requires_grad and second.weight.requires_grad
+    assert summary["config"]["harden_at"] == [0.5]
+    # resuming across the hardening point gives the same model as the straight run
+    train(toy_config(iterations=20), tmp_path / "resumed", progress=False, dataset=ds)
+    resumed, _ = train_model({"iterations": 60, "harden_at": [0.5]}, tmp_path / "resumed", resume=True,
+                             progress=False, dataset=ds)
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    with pytest.raises(InputError, match="only 2 learned layers"):
+        train(toy_config(harden_at=[0.1, 0.2, 0.3]), tmp_path / "bad1", progress=False, dataset=ds)
+    with pytest.raises(InputError, match=r"fractions of the iterations in \[0, 1\], got 1.5"):
+        train(toy_config(harden_at=[1.5]), tmp_path / "bad2", progress=False, dataset=ds)
+
+
 def grey_dataset(n_train: int = 300, n_test: int = 100, seed: int = 0, image=None) -> Dataset:
     """Random 4x4 'images' of bytes under the MNIST name (threshold 127); label = the mean of the
     top row is dark (> 127)."""

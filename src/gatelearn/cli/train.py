@@ -48,6 +48,9 @@ def register(subparsers) -> None:
                    help="weight of a penalty pulling relaxed gates toward discrete ones (ramped from 0 over the run)")
     p.add_argument("--discreteness-layers", type=int, metavar="N",
                    help="apply --discreteness to the first N learned layers only (default: all)")
+    p.add_argument("--harden-at", type=_fractions, metavar="F1,F2,...",
+                   help="fractions of the iterations at which the first, second, ... learned layer becomes "
+                        "its discrete gates (in training too) and stops learning")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--split-seed", type=int, metavar="S",
                    help="another seeded train/test split, for datasets without an official one (breast-cancer)")
@@ -66,11 +69,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _fractions(text: str) -> list[float]:
+    return _numbers(text, "0.5,0.7")
+
+
 def _levels(text: str) -> list[float]:
+    return _numbers(text, "63,127,191")
+
+
+def _numbers(text: str, example: str) -> list[float]:
     try:
         return [float(t) for t in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 63,127,191, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. {example}, got {text!r}") from None
 
 
 def run(args) -> int:
@@ -84,7 +95,7 @@ def run(args) -> int:
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit,
                  "init_from": args.init_from, "discreteness": args.discreteness,
-                 "discreteness_layers": args.discreteness_layers}
+                 "discreteness_layers": args.discreteness_layers, "harden_at": args.harden_at}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset

@@ -128,3 +128,24 @@ def discreteness_penalty(parametrization: str, weight: torch.Tensor) -> torch.Te
     toward the hard ones that eval() and every circuit compute."""
     p = truth_table(parametrization, weight)
     return (4.0 * p * (1.0 - p)).mean()
+
+
+# Logit margin of a hardened gate: the relaxed truth-table rows are within e^-40 (4e-18) of the
+# discrete gate's 0s and 1s, far below float32's resolution of values near 1.
+HARD_LOGIT = 40.0
+
+
+def hard_weights(parametrization: str, gate_ids: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """Parameters whose relaxation is the discrete gates ``gate_ids`` (to within 1e-17 on {0, 1}
+    inputs): the inverse of :func:`hard_gate_ids`."""
+    ids = gate_ids.long()
+    if parametrization == "softmax16":
+        w = torch.zeros(len(ids), NUM_GATES, dtype=dtype, device=ids.device)
+        w[torch.arange(len(ids), device=ids.device), ids] = HARD_LOGIT
+        return w
+    check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+    truth = torch.tensor(TRUTH_NP, dtype=dtype, device=ids.device)[ids]     # (out, 4) rows
+    rows = (2 * truth - 1) * HARD_LOGIT
+    if parametrization == "light":
+        return rows
+    return rows @ torch.linalg.inv(_walsh_map(dtype, ids.device))

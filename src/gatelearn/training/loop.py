@@ -59,9 +59,10 @@ GATES_PLOT = "gates.png"
 # Settings that may differ between a run and its resumption: they do not change the numbers
 # computed so far.
 RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed",
-                     "time_limit", "lr_decay_at", "lr_decay")
-# (iterations and the lr schedule do change the numbers, but only from the resumption on: they
-# are how one extends a run or settles it with a lower learning rate.)
+                     "time_limit", "lr_decay_at", "lr_decay", "harden_at")
+# (iterations, the lr schedule and the hardening schedule do change the numbers, but only from the
+# resumption on: they are how one extends a run or settles it with a lower learning rate or with
+# discrete early layers.)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -316,6 +317,30 @@ def discreteness_weight(config: dict, iteration: int) -> float:
     return weight * min(1.0, iteration / max(1, int(config["iterations"])))
 
 
+def harden_points(config: dict, layers: list[nn.Module]) -> list[int]:
+    """Iterations at which the first learned layers become discrete and stop learning
+    (``harden_at``: one fraction of ``iterations`` per layer, in layer order)."""
+    fractions = list(config.get("harden_at") or [])
+    if len(fractions) > len(layers):
+        raise InputError(f"harden_at has {len(fractions)} fractions but the model has only {len(layers)} "
+                         f"learned layers")
+    for f in fractions:
+        if not 0.0 <= float(f) <= 1.0:
+            raise InputError(f"harden_at takes fractions of the iterations in [0, 1], got {f}")
+    return [round(float(f) * int(config["iterations"])) for f in fractions]
+
+
+def harden(layer: nn.Module) -> None:
+    """Make ``layer`` its discrete gates in training too and freeze it: the layers after it then
+    learn on exactly the values the circuit will give them. Idempotent (a resumed run calls it
+    again on the saved, already hard, weights)."""
+    from ..layers.parametrization import hard_weights
+    with torch.no_grad():
+        layer.weight.copy_(hard_weights(layer.parametrization, layer.gate_ids().reshape(-1), layer.weight.dtype))
+    layer.weight.requires_grad_(False)
+    layer.weight.grad = None
+
+
 def _write_metrics_file(path: Path, metrics: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
@@ -446,6 +471,10 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     lr_at(0)   # a bad schedule fails before any training
     penalized = learned_layers(model, config.get("discreteness_layers"))
     discreteness_weight(config, 0)   # so does a bad weight
+    harden_at = harden_points(config, learned_layers(model))
+    if harden_at and world > 1:
+        raise InputError("harden_at is not supported with --distributed (frozen layers would leave DDP "
+                         "waiting for their gradients)")
 
     start, metrics, seconds_before = 0, [], 0.0
     if ckpt is not None:
@@ -512,6 +541,9 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     with _StopOnSigint() as stop, (open(metrics_path, "a") if master else contextlib.nullcontext()) as log:
         it = start
         while it < iterations:
+            for layer, point in zip(learned_layers(model), harden_at):
+                if it >= point and layer.weight.requires_grad:
+                    harden(layer)
             idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
             loss = F.cross_entropy(net(train_inputs(idx, it)), y_train[idx])
             objective = loss

@@ -30,6 +30,9 @@ discreteness       weight of a penalty that pulls relaxed gates toward discrete 
                    4 p (1 - p) over the expected truth-table rows, summed over the learned
                    layers), ramped linearly from 0 over the run; 0: off
 discreteness_layers  apply that penalty to the first N learned layers only (None: all)
+harden_at          optional fractions of ``iterations``, one per learned layer from the first: there
+                   the layer becomes its discrete gates (also in training) and stops learning, so
+                   the layers after it adapt to exactly what the circuit computes
 description        one line: what it is and where the settings come from
 reference          published hard accuracy (percent) and its source, for reports
 =================  =============================================================================
@@ -63,6 +66,7 @@ COMMON: dict = {
     "validation": 0.0,
     "discreteness": 0.0,
     "discreteness_layers": None,
+    "harden_at": None,
     "layer_defaults": {},
 }
 
@@ -226,7 +230,7 @@ OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relax
              "sampling", "init", "seed", "split_seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels",
-             "discreteness", "discreteness_layers")
+             "discreteness", "discreteness_layers", "harden_at")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "split_seed": None, "threads": None, "data_dir": None, "parametrization": None,
