@@ -45,6 +45,22 @@ def test_train_cli_end_to_end_and_resume(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+def test_harden_and_discreteness_flags(tmp_path, capsys):
+    out = tmp_path / "hard"
+    assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "20", "--threads", "1",
+                 "--no-progress", "--harden-at", "0.5,0.75", "--discreteness", "0.5", "--discreteness-layers", "2"]) == 0
+    config = json.loads((out / "summary.json").read_text())["config"]
+    assert config["harden_at"] == [0.5, 0.75] and config["discreteness"] == 0.5 and config["discreteness_layers"] == 2
+    # 'none' turns off a preset's hardening; a malformed list is refused by argparse
+    out = tmp_path / "none"
+    assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "5", "--threads", "1",
+                 "--no-progress", "--harden-at", "none"]) == 0
+    assert json.loads((out / "summary.json").read_text())["config"]["harden_at"] == []
+    with pytest.raises(SystemExit):
+        main(["train", "--preset", "monk1", "--harden-at", "half"])
+    assert "e.g. 0.5,0.7, got 'half'" in capsys.readouterr().err
+
+
 def test_unknown_preset_exits_2(tmp_path, capsys):
     assert main(["train", "--preset", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err

@@ -511,3 +511,29 @@ def test_conv_presets_build_and_train_on_tiny_synthetic_data(name):
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     model.eval()
     assert model(torch.from_numpy(ds.x_test.astype(np.float32))).shape == (2, 10)
+
+
+def test_mnist_conv_s_preset_hardens_its_conv_layers_in_the_real_loop(tmp_path):
+    # The preset's schedule on 8 steps: the conv layers become their discrete gates at steps 4, 5
+    # and 6 (50/60/70%) and freeze; then the conv stack computes in training exactly what it
+    # computes in eval(), so the dense layers learn on the circuit's values.
+    from gatelearn.data.datasets import Dataset
+    from gatelearn.training import make_config, train_model
+    from gatelearn.training.loop import learned_layers
+    config = make_config("mnist-conv-s", iterations=8, batch_size=4, eval_every=4, threads=1)
+    assert config["harden_at"] == [0.5, 0.6, 0.7] and config["augment_shift"] == 1
+    rng = np.random.default_rng(0)
+    ds = Dataset("mnist", rng.integers(0, 256, (8, 784)).astype(np.uint8), rng.integers(0, 10, 8),
+                 rng.integers(0, 256, (3, 784)).astype(np.uint8), rng.integers(0, 10, 3), 10,
+                 (1, 28, 28), [str(i) for i in range(10)], [f"p{i}" for i in range(784)])
+    model, _ = train_model(config, tmp_path / "run", progress=False, dataset=ds)
+    convs = [m for m in learned_layers(model) if isinstance(m, LogicConv2d)]
+    assert len(convs) == 3 and not any(m.weight.requires_grad for m in convs)
+    assert all(m.weight.requires_grad for m in learned_layers(model)[3:])
+    stack = torch.nn.Sequential(*model.layers[:7])    # 3 x (conv, OR pool), flatten
+    bits = model.encoder(torch.from_numpy(ds.x_test.astype(np.float32)))
+    model.train()
+    relaxed = stack(bits)
+    model.eval()
+    assert torch.allclose(relaxed, stack(bits), rtol=0, atol=1e-6)
+    assert set(torch.unique(stack(bits)).tolist()) <= {0.0, 1.0}

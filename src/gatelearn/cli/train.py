@@ -50,7 +50,7 @@ def register(subparsers) -> None:
                    help="apply --discreteness to the first N learned layers only (default: all)")
     p.add_argument("--harden-at", type=_fractions, metavar="F1,F2,...",
                    help="fractions of the iterations at which the first, second, ... learned layer becomes "
-                        "its discrete gates (in training too) and stops learning")
+                        "its discrete gates (in training too) and stops learning; 'none': no layer")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--split-seed", type=int, metavar="S",
                    help="another seeded train/test split, for datasets without an official one (breast-cancer)")
@@ -70,6 +70,8 @@ def register(subparsers) -> None:
 
 
 def _fractions(text: str) -> list[float]:
+    if text.strip().lower() == "none":   # no layer hardens (overrides a preset that hardens)
+        return []
     return _numbers(text, "0.5,0.7")
 
 
