@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Gate", "GATES", "NUM_GATES", "BY_NAME", "truth_rows", "gate_id_from_truth",
-           "COEFFS_NP", "coeffs_tensor", "TRUTH_NP", "PASS_A", "evaluate_np"]
+           "COEFFS_NP", "coeffs_tensor", "TRUTH_NP", "truth_tensor", "PASS_A", "evaluate_np"]
 
 NUM_GATES = 16
 
@@ -116,6 +116,12 @@ def coeffs_tensor(dtype=None, device=None):
     """The (16, 4) coefficient table as a torch tensor."""
     import torch
     return torch.tensor(COEFFS_NP, dtype=dtype or torch.float32, device=device)
+
+
+def truth_tensor(dtype=None, device=None):
+    """The (16, 4) truth-table rows (a, b = 00, 01, 10, 11) as a torch tensor."""
+    import torch
+    return torch.tensor(TRUTH_NP, dtype=dtype or torch.float32, device=device)
 
 
 def truth_to_coeffs_tensor(dtype=None, device=None):

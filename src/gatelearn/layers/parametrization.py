@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..gates import NUM_GATES, PASS_A, TRUTH_NP, coeffs_tensor, truth_to_coeffs_tensor
+from ..gates import NUM_GATES, PASS_A, coeffs_tensor, truth_tensor, truth_to_coeffs_tensor
 from ..kernels import rows_coefficients, softmax_coefficients
 
 PARAMETRIZATIONS = ("softmax16", "light", "walsh")
@@ -116,8 +116,7 @@ def truth_table(parametrization: str, weight: torch.Tensor) -> torch.Tensor:
     gate outputs 1 for (a, b) = 00, 01, 10, 11. Differentiable. A row in (0, 1) is where the
     relaxed gate differs from every discrete one."""
     if parametrization == "softmax16":
-        truth = torch.tensor(TRUTH_NP, dtype=weight.dtype, device=weight.device)
-        return torch.softmax(weight, dim=-1) @ truth
+        return torch.softmax(weight, dim=-1) @ truth_tensor(weight.dtype, weight.device)
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
     return torch.sigmoid(_row_logits(parametrization, weight))
 
@@ -144,7 +143,7 @@ def hard_weights(parametrization: str, gate_ids: torch.Tensor, dtype=torch.float
         w[torch.arange(len(ids), device=ids.device), ids] = HARD_LOGIT
         return w
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
-    truth = torch.tensor(TRUTH_NP, dtype=dtype, device=ids.device)[ids]     # (out, 4) rows
+    truth = truth_tensor(dtype, ids.device)[ids]     # (out, 4) rows
     rows = (2 * truth - 1) * HARD_LOGIT
     if parametrization == "light":
         return rows

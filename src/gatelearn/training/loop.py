@@ -471,8 +471,9 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     lr_at(0)   # a bad schedule fails before any training
     penalized = learned_layers(model, config.get("discreteness_layers"))
     discreteness_weight(config, 0)   # so does a bad weight
-    harden_at = harden_points(config, learned_layers(model))
-    if harden_at and world > 1:
+    learned = learned_layers(model)
+    hardening = list(zip(learned, harden_points(config, learned)))   # (layer, iteration) pairs
+    if hardening and world > 1:
         raise InputError("harden_at is not supported with --distributed (frozen layers would leave DDP "
                          "waiting for their gradients)")
 
@@ -541,7 +542,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     with _StopOnSigint() as stop, (open(metrics_path, "a") if master else contextlib.nullcontext()) as log:
         it = start
         while it < iterations:
-            for layer, point in zip(learned_layers(model), harden_at):
+            for layer, point in hardening:
                 if it >= point and layer.weight.requires_grad:
                     harden(layer)
             idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
