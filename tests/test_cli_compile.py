@@ -42,6 +42,17 @@ def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
     np.savetxt(tmp_path / "x.csv", x, delimiter=",", fmt="%d")
     assert main(["predict", str(run_dir), "--input", str(tmp_path / "x.csv"), "--out", str(tmp_path / "y.npy")]) == 0
     assert (np.load(tmp_path / "y.npy") == expected).all()
+    # --scores with --out keeps the scores (the circuit's class counts): the (N, classes) array,
+    # or the text lines of stdout
+    from gatelearn.backends.agree import model_counts
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "x.csv"), "--scores",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.array_equal(np.load(tmp_path / "s.npy"), model_counts(model, x))
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "x.csv"), "--scores"]) == 0
+    printed = capsys.readouterr().out
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "x.csv"), "--scores",
+                 "--out", str(tmp_path / "s.txt")]) == 0
+    assert (tmp_path / "s.txt").read_text() == printed and printed.count("\t") == len(x)
 
     assert main(["inspect", str(run_dir), "--json"]) == 0
     ins = json.loads(capsys.readouterr().out)

@@ -36,18 +36,19 @@ def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
 def run(args: argparse.Namespace) -> int:
     x = read_features(args.input)
     scores, classes = predict(args.run_dir, x, args.target, args.threads)
+    lines = (f"{c}" + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n"
+             for i, c in enumerate(classes.tolist()))
     if args.out:
         out = Path(args.out)
         if out.suffix == ".npy":
+            # .npy holds one array: the (N, classes) scores with --scores, else the N class indices.
             with atomic_path(out) as tmp:
                 with open(tmp, "wb") as fh:
-                    np.save(fh, classes)
+                    np.save(fh, scores if args.scores else classes)
         else:
-            atomic_write_text(out, "".join(f"{c}\n" for c in classes.tolist()))
+            atomic_write_text(out, "".join(lines))
     else:
-        w = sys.stdout
-        for i, c in enumerate(classes.tolist()):
-            w.write(f"{c}" + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n")
+        sys.stdout.writelines(lines)
     return 0
 
 
@@ -57,6 +58,6 @@ def register(sub) -> None:
     p.add_argument("--input", required=True, help=".npy (N, features), .csv, or IDX (MNIST) file")
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", help="write class indices here (.npy, else text) instead of printing")
-    p.add_argument("--scores", action="store_true", help="print the class scores after each index")
+    p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")
+    p.add_argument("--scores", action="store_true", help="the class scores too (c, numpy: GroupSum counts; torch: counts / tau), after each index or as the (N, classes) array of an .npy --out")
     p.set_defaults(func=run)
