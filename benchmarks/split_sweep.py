@@ -8,7 +8,8 @@ split seeds (``--first-split 10``) and report seeds 0..N-1.
 Breast Cancer's test part is a 69-row hold-out (1.45 points per row), so one split says little:
 the published 76.1% comes from one unpublished split. For split seeds 0..N-1 this trains the
 preset (gatelearn's own loop, run directories under --out) and fits two references on the very
-same bits: the majority class and an L2-regularised logistic regression. It prints one JSON
+same bits (all training rows, also with --validation): the majority class and an L2-regularised
+logistic regression. It prints one JSON
 object with every split and the mean and standard deviation of each column.
 """
 from __future__ import annotations
@@ -62,6 +63,9 @@ def main() -> None:
     p.add_argument("--tau", type=float, help="GroupSum temperature (preset's by default)")
     p.add_argument("--lr", type=float, help="learning rate (preset's by default)")
     p.add_argument("--discreteness", type=float, help="discreteness penalty weight (preset's by default)")
+    p.add_argument("--validation", type=float, help="fraction of the training rows held out for validation")
+    p.add_argument("--keep", choices=("last", "best"), help="keep the last model or the best on validation")
+    p.add_argument("--eval-every", type=int, help="iterations between evaluations (the candidates of --keep best)")
     p.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic-regression reference")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--data-dir")
@@ -74,14 +78,15 @@ def main() -> None:
     for split in range(args.first_split, args.first_split + args.splits):
         config = make_config(args.preset, split_seed=split, iterations=args.iterations, sampling=args.sampling,
                              parametrization=args.parametrization, tau=args.tau, lr=args.lr,
-                             discreteness=args.discreteness, threads=args.threads, data_dir=args.data_dir)
+                             discreteness=args.discreteness, validation=args.validation, keep=args.keep,
+                             eval_every=args.eval_every, threads=args.threads, data_dir=args.data_dir)
         ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split)
         s = train(config, Path(args.out) / f"split{split}", progress=False, dataset=ds)
         enc = ds.make_encoder()
         y_tr, y_te = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         majority = int(torch.bincount(y_tr, minlength=ds.classes).argmax())
         rows.append({"split_seed": split, "hard_accuracy": s["hard_accuracy"], "relaxed_accuracy": s["relaxed_accuracy"],
-                     "gap": s["gap"], "gates_used": s["gates_used"],
+                     "gap": s["gap"], "gates_used": s["gates_used"], "kept_iteration": s["kept_iteration"],
                      "logistic_regression": round(logistic_regression_accuracy(
                          encode(enc, ds.x_train), y_tr, encode(enc, ds.x_test), y_te, ds.classes, args.l2), 4),
                      "majority_class": round((y_te == majority).double().mean().item(), 4)})
@@ -90,7 +95,8 @@ def main() -> None:
     print(json.dumps({"preset": args.preset, "splits": args.splits, "first_split": args.first_split,
                       "iterations": config["iterations"], "settings": {k: config[k] for k in
                                                                        ("sampling", "parametrization", "tau", "lr",
-                                                                        "discreteness")},
+                                                                        "discreteness", "validation", "keep",
+                                                                        "eval_every")},
                       "test_rows": len(ds.y_test), "reference": config.get("reference"),
                       **{k: summarize(rows, k) for k in keys}, "per_split": rows}, indent=2))
 

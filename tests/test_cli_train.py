@@ -61,6 +61,19 @@ def test_harden_and_discreteness_flags(tmp_path, capsys):
     assert "e.g. 0.5,0.7, got 'half'" in capsys.readouterr().err
 
 
+def test_validation_and_keep_flags(tmp_path, capsys):
+    out = tmp_path / "best"
+    assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "40", "--eval-every", "10",
+                 "--threads", "1", "--no-progress", "--validation", "0.2", "--keep", "best"]) == 0
+    assert "(best validation)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["validation"] == 0.2 and summary["kept"] == "best"
+    assert summary["kept_iteration"] in (10, 20, 30, 40)
+    assert main(["train", "--preset", "monk1", "--out", str(tmp_path / "x"), "--iterations", "5",
+                 "--no-progress", "--keep", "best"]) == 2
+    assert "--validation" in capsys.readouterr().err
+
+
 def test_unknown_preset_exits_2(tmp_path, capsys):
     assert main(["train", "--preset", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err

@@ -108,6 +108,52 @@ def test_validation_split_is_logged(tmp_path):
     assert 0.0 <= summary["val_hard_accuracy"] <= 1.0
 
 
+def test_keep_best_saves_the_model_of_the_best_validation_evaluation(tmp_path):
+    ds = toy_dataset()
+    # lr 0.2: validation accuracy peaks early, so the kept model is not the last one and, on the
+    # resume below, comes from before the checkpoint
+    cfg = dict(validation=0.25, iterations=60, eval_every=10, checkpoint_every=30, keep="best", lr=0.2)
+    model, summary = train_model(toy_config(**cfg), tmp_path / "best", progress=False, dataset=ds)
+    lines = read_metrics(tmp_path / "best" / "metrics.jsonl")
+    # the first line with the highest (hard, relaxed) validation accuracy; the test set has no say
+    choice = max(lines, key=lambda m: (m["val_hard_accuracy"], m["val_relaxed_accuracy"], -m["iteration"]))
+    assert summary["kept"] == "best" and summary["kept_iteration"] == choice["iteration"] < 30
+    assert summary["val_hard_accuracy"] == choice["val_hard_accuracy"]
+    assert summary["hard_accuracy"] == pytest.approx(choice["hard_accuracy"])
+    assert summary["relaxed_accuracy"] == pytest.approx(choice["relaxed_accuracy"])
+    # The saved model is the state the run had at that iteration: what a run stopped there saves
+    # (no lr schedule, so the length of a run does not change its steps).
+    stopped, _ = train_model(toy_config(**{**cfg, "iterations": choice["iteration"], "keep": "last"}),
+                             tmp_path / "stopped", progress=False, dataset=ds)
+    saved = gatelearn.load(tmp_path / "best")
+    for k, v in stopped.state_dict().items():
+        assert torch.equal(saved.state_dict()[k], v), k
+    # The checkpoint keeps the last state (for extending the run) and the best one beside it.
+    ckpt = load_checkpoint(tmp_path / "best" / CHECKPOINT_FILE)
+    assert ckpt["info"]["best"]["iteration"] == choice["iteration"] and ckpt["best_state"] is not None
+    last, _ = train_model(toy_config(**{**cfg, "keep": "last"}), tmp_path / "last", progress=False, dataset=ds)
+    for k, v in last.state_dict().items():
+        assert torch.equal(ckpt["model_state"][k], v), k
+    assert any(not torch.equal(saved.state_dict()[k], v) for k, v in last.state_dict().items())
+    # Interrupted and resumed, the run keeps the same model.
+    train(toy_config(**{**cfg, "iterations": 30}), tmp_path / "resumed", progress=False, dataset=ds)
+    again = train({"iterations": 60}, tmp_path / "resumed", resume=True, progress=False, dataset=ds)
+    assert again["kept_iteration"] == choice["iteration"]
+    for k, v in saved.state_dict().items():
+        assert torch.equal(gatelearn.load(tmp_path / "resumed").state_dict()[k], v), k
+    # keep may change on a resume (it only decides what is saved at the end)
+    flipped = train({"iterations": 60, "keep": "last"}, tmp_path / "resumed", resume=True, progress=False, dataset=ds)
+    assert flipped["kept"] == "last" and flipped["kept_iteration"] == 60
+    assert (tmp_path / "best" / "accuracy.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_keep_best_needs_a_validation_split(tmp_path):
+    with pytest.raises(InputError, match="needs a validation split"):
+        train(toy_config(keep="best"), tmp_path / "a", progress=False, dataset=toy_dataset())
+    with pytest.raises(InputError, match="keep must be 'last' or 'best'"):
+        train(toy_config(keep="first", validation=0.2), tmp_path / "b", progress=False, dataset=toy_dataset())
+
+
 def test_evaluation_frequency_does_not_change_training(tmp_path):
     # Evaluation draws no random numbers (Gumbel runs use the soft relaxation there).
     ds = toy_dataset()

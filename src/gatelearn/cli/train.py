@@ -51,6 +51,11 @@ def register(subparsers) -> None:
     p.add_argument("--harden-at", type=_fractions, metavar="F1,F2,...",
                    help="fractions of the iterations at which the first, second, ... learned layer becomes "
                         "its discrete gates (in training too) and stops learning; 'none': no layer")
+    p.add_argument("--validation", type=float, metavar="F",
+                   help="hold out this fraction of the training set; its accuracy is logged with the test's")
+    p.add_argument("--keep", choices=("last", "best"),
+                   help="which model the run saves: the last (default) or the one with the best hard "
+                        "validation accuracy (needs --validation)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
     p.add_argument("--split-seed", type=int, metavar="S",
                    help="another seeded train/test split, for datasets without an official one (breast-cancer)")
@@ -97,7 +102,8 @@ def run(args) -> int:
                  "eval_every": args.eval_every, "checkpoint_every": args.checkpoint_every,
                  "distributed": args.distributed, "time_limit": args.time_limit,
                  "init_from": args.init_from, "discreteness": args.discreteness,
-                 "discreteness_layers": args.discreteness_layers, "harden_at": args.harden_at}
+                 "discreteness_layers": args.discreteness_layers, "harden_at": args.harden_at,
+                 "validation": args.validation, "keep": args.keep}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset
@@ -116,5 +122,7 @@ def run(args) -> int:
         print(f"{summary['preset']}: hard accuracy {100 * summary['hard_accuracy']:.2f}% "
               f"(relaxed {100 * summary['relaxed_accuracy']:.2f}%, gap {100 * gap:+.2f} pts), "
               f"{summary['gates_used']}/{summary['gates']} gates used, {summary['iterations']} iterations "
-              f"in {summary['train_seconds']:.1f} s -> {out}")
+              f"in {summary['train_seconds']:.1f} s"
+              + (f", kept iteration {summary['kept_iteration']} (best validation)" if summary["kept"] == "best" else "")
+              + f" -> {out}")
     return 0

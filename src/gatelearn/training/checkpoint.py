@@ -6,7 +6,9 @@ hyper-parameters, non-tensor optimizer state, metrics so far, config, model spec
 document in the file's metadata. Loading never executes code from the file, and a truncated or
 corrupted file raises :class:`FileFormatError` naming it.
 
-Tensor names: ``model/<state key>``, ``optim/<param index>/<state key>``, ``rng/<name>``.
+Tensor names: ``model/<state key>``, ``optim/<param index>/<state key>``, ``rng/<name>``, and
+``best/<state key>`` for the model state with the best validation accuracy so far (runs with a
+validation split).
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, *, model_state: dict, optimizer_state: dict,
-                    rng: dict[str, torch.Tensor], info: dict) -> Path:
-    """Write atomically. ``info`` must be JSON-able; ``optimizer_state`` is ``optimizer.state_dict()``."""
+                    rng: dict[str, torch.Tensor], info: dict, best_state: dict | None = None) -> Path:
+    """Write atomically. ``info`` must be JSON-able; ``optimizer_state`` is ``optimizer.state_dict()``;
+    ``best_state`` optionally a second model state (the best one so far)."""
     from safetensors.torch import save_file
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model_state.items():
@@ -40,6 +43,8 @@ def save_checkpoint(path: str | os.PathLike, *, model_state: dict, optimizer_sta
                 scalars.setdefault(str(idx), {})[k] = v
     for k, v in rng.items():
         tensors[f"rng/{k}"] = v
+    for k, v in (best_state or {}).items():
+        tensors[f"best/{k}"] = v
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     doc = {"format": FORMAT, "version": VERSION, "info": info,
            "optimizer": {"param_groups": optimizer_state["param_groups"], "scalars": scalars}}
@@ -55,7 +60,8 @@ def read_checkpoint_info(path: str | os.PathLike) -> dict:
 
 
 def load_checkpoint(path: str | os.PathLike, *, tensors: bool = True) -> dict:
-    """Returns {"info", "model_state", "optimizer_state", "rng"} (tensor parts only if ``tensors``)."""
+    """Returns {"info", "model_state", "optimizer_state", "rng", "best_state"} (tensor parts only if
+    ``tensors``; ``best_state`` is None when the checkpoint holds none)."""
     from safetensors import SafetensorError, safe_open
     path = Path(path)
     if not path.is_file():
@@ -77,13 +83,15 @@ def load_checkpoint(path: str | os.PathLike, *, tensors: bool = True) -> dict:
     out = {"info": doc["info"]}
     if not tensors:
         return out
-    model_state, rng, opt_state = {}, {}, {}
+    model_state, rng, opt_state, best_state = {}, {}, {}, {}
     for name, t in data.items():
         section, _, rest = name.partition("/")
         if section == "model":
             model_state[rest] = t
         elif section == "rng":
             rng[rest] = t
+        elif section == "best":
+            best_state[rest] = t
         elif section == "optim":
             idx, _, key = rest.partition("/")
             opt_state.setdefault(int(idx), {})[key] = t
@@ -91,6 +99,6 @@ def load_checkpoint(path: str | os.PathLike, *, tensors: bool = True) -> dict:
             raise FileFormatError(f"{path}: unexpected tensor {name!r} in checkpoint")
     for idx, scalars in doc["optimizer"]["scalars"].items():
         opt_state.setdefault(int(idx), {}).update(scalars)
-    out.update(model_state=model_state, rng=rng,
+    out.update(model_state=model_state, rng=rng, best_state=best_state or None,
                optimizer_state={"state": opt_state, "param_groups": doc["optimizer"]["param_groups"]})
     return out

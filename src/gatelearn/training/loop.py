@@ -59,10 +59,11 @@ GATES_PLOT = "gates.png"
 # Settings that may differ between a run and its resumption: they do not change the numbers
 # computed so far.
 RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed",
-                     "time_limit", "lr_decay_at", "lr_decay", "harden_at")
+                     "time_limit", "lr_decay_at", "lr_decay", "harden_at", "keep")
 # (iterations, the lr schedule and the hardening schedule do change the numbers, but only from the
 # resumption on: they are how one extends a run or settles it with a lower learning rate or with
-# discrete early layers.)
+# discrete early layers. Which model is kept changes nothing before the end: the best one is
+# tracked whenever there is a validation split.)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -392,6 +393,12 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
     if batch_size % world:
         raise InputError(f"the global batch ({batch_size}) must split evenly over {world} processes")
     seed = int(config["seed"])
+    keep = config.get("keep") or "last"
+    if keep not in ("last", "best"):
+        raise InputError(f"keep must be 'last' or 'best', got {keep!r}")
+    if keep == "best" and not config.get("validation"):
+        raise InputError("keep='best' chooses by validation accuracy and needs a validation split "
+                         "(--validation F, e.g. 0.2)")
     lo, hi = rank * (batch_size // world), (rank + 1) * (batch_size // world)   # this rank's share of a batch
 
     # --- data: encode to bits once ------------------------------------------------------
@@ -478,6 +485,8 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
                          "waiting for their gradients)")
 
     start, metrics, seconds_before = 0, [], 0.0
+    # The best evaluation on the validation split so far and the model state it was made with.
+    best, best_state = None, None
     if ckpt is not None:
         info = ckpt["info"]
         if info["spec"] != model.spec:
@@ -487,6 +496,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         sampler.load(ckpt["rng"], info)
         torch.set_rng_state(ckpt["rng"]["torch"])
         start, metrics, seconds_before = int(info["iteration"]), list(info["metrics"]), float(info["train_seconds"])
+        best, best_state = info.get("best"), ckpt.get("best_state")
         if start > iterations:
             raise InputError(f"{ckpt_file} is at iteration {start}, past the requested {iterations} iterations")
     net: nn.Module = scores
@@ -526,10 +536,19 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
         rng_tensors, rng_info = sampler.state()
         rng_tensors["torch"] = torch.get_rng_state()
         save_checkpoint(ckpt_file, model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
-                        rng=rng_tensors,
+                        rng=rng_tensors, best_state=best_state,
                         info={"iteration": it, "config": config, "spec": model.spec, "metrics": metrics,
                               "train_seconds": elapsed(), "loss_sum": loss_sum, "loss_count": loss_count,
-                              **rng_info})
+                              "best": best, **rng_info})
+
+    def remember_if_best(line: dict) -> None:
+        nonlocal best, best_state
+        if "val_hard_accuracy" not in line:
+            return
+        score = (line["val_hard_accuracy"], line["val_relaxed_accuracy"])
+        if best is None or score > (best["val_hard_accuracy"], best["val_relaxed_accuracy"]):
+            best = {"iteration": line["iteration"], "val_hard_accuracy": score[0], "val_relaxed_accuracy": score[1]}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     # --- the loop -------------------------------------------------------------------------
     from tqdm import tqdm
@@ -570,6 +589,7 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
             bar.update(1)
             if master and (it % eval_every == 0 or it == iterations):
                 line = evaluate(it, loss_sum / loss_count)
+                remember_if_best(line)
                 if it % eval_every == 0:
                     # Not after the extra line at the end of a run that stops off the eval grid: a
                     # run resumed from there then logs the same losses as an uninterrupted one.
@@ -589,8 +609,9 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
 
     summary: dict = {}
     if master:
+        kept = (best, best_state) if keep == "best" and best_state is not None else None
         summary = _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
-                          train_seconds, iterations, start, world, checkpoint)
+                          train_seconds, iterations, start, world, checkpoint, kept)
     if world > 1:
         import torch.distributed as dist
         dist.barrier()   # files are complete before any rank returns
@@ -600,8 +621,9 @@ def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = Fals
 
 
 def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
-            train_seconds, iterations, start, world, checkpoint) -> dict:
-    """Final evaluation, model, summary and plots (rank 0)."""
+            train_seconds, iterations, start, world, checkpoint, kept=None) -> dict:
+    """Final evaluation, model, summary and plots (rank 0). ``kept``: (best, its model state) when
+    the run keeps its best model instead of the last one; the checkpoint keeps the last."""
     from .plots import plot_accuracy, plot_gates
     if not metrics or metrics[-1]["iteration"] != iterations:
         # Resumed after the end, or zero iterations: evaluate what there is.
@@ -616,6 +638,12 @@ def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test,
             fh.write(json.dumps(last) + "\n")
         checkpoint(iterations)
     last = metrics[-1]
+    relaxed = last["relaxed_accuracy"]
+    if kept is not None:
+        best, state = kept
+        model.load_state_dict(state)
+        last = next((m for m in metrics if m["iteration"] == best["iteration"]), best)
+        relaxed = accuracy(scores, bits_test, y_test, dtype, hard=False)
     # The hard accuracy reported is that of the complete model on raw test inputs, i.e. exactly
     # what `gatelearn.load(out_dir)` will compute, encoder included.
     model.eval()
@@ -627,8 +655,8 @@ def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test,
         "preset": config.get("preset"),
         "dataset": config.get("dataset"),
         "hard_accuracy": hard,
-        "relaxed_accuracy": last["relaxed_accuracy"],
-        "gap": last["relaxed_accuracy"] - hard,
+        "relaxed_accuracy": relaxed,
+        "gap": relaxed - hard,
         "gates": model.num_gates(),
         "gates_used": usage["gates_used"],
         "layers": usage["layers"],
@@ -636,6 +664,8 @@ def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test,
         "train_seconds": round(train_seconds, 3),
         "seconds_per_iteration": round(train_seconds / max(1, iterations), 6),
         "iterations": iterations,
+        "kept": "best" if kept is not None else "last",
+        "kept_iteration": last["iteration"],
         "resumed_from": start or None,
         "world_size": world,
         "test_samples": int(len(dataset.y_test)),
@@ -647,6 +677,7 @@ def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test,
         summary["val_relaxed_accuracy"] = last["val_relaxed_accuracy"]
     atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     title = str(config.get("preset") or config.get("dataset") or "")
-    plot_accuracy(metrics, out_dir / ACCURACY_PLOT, title)
+    plot_accuracy(metrics, out_dir / ACCURACY_PLOT, title,
+                  kept_at=summary["kept_iteration"] if kept is not None else None)
     plot_gates(usage, out_dir / GATES_PLOT, title)
     return summary

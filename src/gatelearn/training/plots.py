@@ -20,8 +20,10 @@ def _save(fig, path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
-def plot_accuracy(metrics: list[dict], path: str | os.PathLike, title: str = "") -> Path:
-    """Relaxed and hard (discrete) accuracy on held-out data against the iteration."""
+def plot_accuracy(metrics: list[dict], path: str | os.PathLike, title: str = "",
+                  kept_at: int | None = None) -> Path:
+    """Relaxed and hard (discrete) accuracy on held-out data against the iteration; ``kept_at``:
+    the iteration of the model the run kept, when not the last (a dashed line, and the title's figures)."""
     plt = _pyplot()
     path = Path(path)
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -38,9 +40,13 @@ def plot_accuracy(metrics: list[dict], path: str | os.PathLike, title: str = "")
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     if metrics:
-        last = metrics[-1]
-        ax.set_title(f"{title}  hard {100 * last['hard_accuracy']:.2f}%, "
-                     f"gap {100 * last['gap']:+.2f} pts".strip(), fontsize=10)
+        shown = next((m for m in metrics if m["iteration"] == kept_at), metrics[-1])
+        note = ""
+        if kept_at is not None:
+            ax.axvline(kept_at, color="gray", ls="--", lw=1, label=f"kept (best validation), it {kept_at}")
+            note = f" at it {kept_at}"
+        ax.set_title(f"{title}  hard {100 * shown['hard_accuracy']:.2f}%{note}, "
+                     f"gap {100 * shown['gap']:+.2f} pts".strip(), fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     _save(fig, path)
     plt.close(fig)

@@ -26,6 +26,9 @@ iterations         optimizer steps
 eval_every         iterations between evaluations (metrics line, progress bar)
 checkpoint_every   iterations between checkpoints
 validation         fraction of the training set held out for a validation curve (0: none)
+keep               which model the run saves: ``last``, or ``best``: the evaluation with the highest
+                   hard validation accuracy (ties: the higher relaxed one, then the earlier); needs
+                   ``validation`` > 0. Early stopping without stopping: the test set never chooses
 discreteness       weight of a penalty that pulls relaxed gates toward discrete ones (mean of
                    4 p (1 - p) over the expected truth-table rows, summed over the learned
                    layers), ramped linearly from 0 over the run; 0: off
@@ -64,6 +67,7 @@ COMMON: dict = {
     "augment_shift": None,
     "batch_size": 100,
     "validation": 0.0,
+    "keep": "last",
     "discreteness": 0.0,
     "discreteness_layers": None,
     "harden_at": None,
@@ -239,7 +243,7 @@ PRESETS.update({
 # Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
 OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "augment_shift", "tau", "parametrization",
              "sampling", "init", "seed", "split_seed",
-             "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "optimizer",
+             "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "keep", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels",
              "discreteness", "discreteness_layers", "harden_at")
 
