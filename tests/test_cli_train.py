@@ -83,6 +83,16 @@ def test_unknown_preset_exits_2(tmp_path, capsys):
     # MONK has an official test split: --split-seed is refused with the reason.
     assert main(["train", "--preset", "monk1", "--split-seed", "3", "--out", str(tmp_path / "y")]) == 2
     assert "split_seed applies only to datasets without an official test split" in capsys.readouterr().err
+    assert main(["train", "--preset", "monk1", "--split-seed", "reference", "--out", str(tmp_path / "z")]) == 2
+    assert "split_seed applies only" in capsys.readouterr().err
+    out = tmp_path / "bc"
+    assert main(["train", "--preset", "breast-cancer", "--split-seed", "reference", "--iterations", "5",
+                 "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_samples"] == 70 and summary["config"]["split_seed"] == "reference"
+    with pytest.raises(SystemExit):
+        main(["train", "--preset", "breast-cancer", "--split-seed", "paper"])
+    assert "expected an integer or 'reference'" in capsys.readouterr().err
 
 
 def test_ctrl_c_checkpoints_then_resume(tmp_path):

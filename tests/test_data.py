@@ -267,6 +267,25 @@ def test_breast_cancer_split_seed():
             load_dataset("breast-cancer", download=False, split_seed=bad)
 
 
+def test_breast_cancer_reference_split():
+    """split_seed='reference' is the paper's reference code's split: scikit-learn's
+    train_test_split(test_size=0.25, random_state=0) over the 277 complete rows in file order.
+    The indices below were computed once with scikit-learn 1.x (not a dependency)."""
+    from gatelearn.data import readers
+    from gatelearn.data.datasets import reference_split
+    from gatelearn.data.sources import locate
+    tr, te = reference_split(277, 0.25)
+    assert len(te) == 70 and len(tr) == 207 and sorted(np.concatenate([tr, te]).tolist()) == list(range(277))
+    assert te[:10].tolist() == [218, 225, 190, 15, 55, 198, 253, 81, 207, 268]
+    assert tr[:5].tolist() == [217, 44, 210, 222, 213]
+    x, y, _ = readers.read_breast_cancer(locate("breast-cancer", None, False)["breast-cancer.data"])
+    ds = load_dataset("breast-cancer", download=False, split_seed="reference")
+    assert np.array_equal(ds.x_test, x[te]) and np.array_equal(ds.y_train, y[tr])
+    assert "reference code" in ds.notes
+    with pytest.raises(InputError, match="or 'reference'"):
+        load_dataset("breast-cancer", download=False, split_seed="paper")
+
+
 @pytest.mark.parametrize("k,n_train,train_counts,test_counts", [
     (1, 124, [62, 62], [216, 216]), (2, 169, [105, 64], [290, 142]), (3, 122, [62, 60], [204, 228])])
 def test_monks(k, n_train, train_counts, test_counts):

@@ -57,8 +57,9 @@ def register(subparsers) -> None:
                    help="which model the run saves: the last (default) or the one with the best hard "
                         "validation accuracy (needs --validation)")
     p.add_argument("--seed", type=int, metavar="S", help="seed for weights, wiring, batches and noise (default 0)")
-    p.add_argument("--split-seed", type=int, metavar="S",
-                   help="another seeded train/test split, for datasets without an official one (breast-cancer)")
+    p.add_argument("--split-seed", type=_split_seed, metavar="S",
+                   help="another seeded train/test split, for datasets without an official one (breast-cancer); "
+                        "'reference': the split of the paper's reference code")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (torch.set_num_threads)")
     p.add_argument("--eval-every", type=int, metavar="N", help="iterations between evaluations")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="iterations between checkpoints")
@@ -72,6 +73,16 @@ def register(subparsers) -> None:
                    help="stop after this many minutes of training and finish the run there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _split_seed(text: str) -> int | str:
+    from ..data.datasets import REFERENCE_SPLIT
+    if text.strip().lower() == REFERENCE_SPLIT:
+        return REFERENCE_SPLIT
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or {REFERENCE_SPLIT!r}, got {text!r}") from None
 
 
 def _fractions(text: str) -> list[float]:

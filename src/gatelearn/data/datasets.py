@@ -53,6 +53,12 @@ ADULT_THRESHOLD_BITS = {"age": 5, "capital-gain": 3, "capital-loss": 3, "hours-p
 # 69 test rows one row is 1.45 points, so other seeds (``split_seed``) give the spread over splits.
 BREAST_CANCER_TEST_FRACTION = 0.25
 BREAST_CANCER_SPLIT_SEED = 0
+# split_seed="reference": the reference code's own split, so a figure can be set beside the
+# published one on the very same test rows. That code calls scikit-learn's
+# train_test_split(test_size=0.25, random_state=0) on the rows left after dropping those with
+# '?', which is NumPy's legacy RandomState(0) permutation of the rows with the first ceil(25%)
+# held out (70 of 277 rows; not stratified).
+REFERENCE_SPLIT = "reference"
 # Datasets whose test part is a seeded hold-out of ours (the others ship an official test split).
 SPLIT_SEEDED = ("breast-cancer",)
 
@@ -128,6 +134,14 @@ class Dataset:
         train_idx, val_idx = stratified_split(self.y_train, fraction, seed, what=f"{self.name} validation split")
         return (self.x_train[train_idx], self.y_train[train_idx],
                 self.x_train[val_idx], self.y_train[val_idx])
+
+
+def reference_split(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, test) exactly as scikit-learn's ``train_test_split(range(n),
+    test_size=fraction, random_state=seed)`` returns them (without needing scikit-learn)."""
+    order = np.random.RandomState(seed).permutation(n)
+    n_test = int(np.ceil(fraction * n))
+    return order[n_test:], order[:n_test]
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int, what: str = "split"
@@ -236,15 +250,19 @@ def _load_adult(data_dir, download: bool) -> Dataset:
                          f"columns fnlwgt and education-num not used")
 
 
-def _load_breast_cancer(data_dir, download: bool, split_seed: int) -> Dataset:
+def _load_breast_cancer(data_dir, download: bool, split_seed: int | str) -> Dataset:
     p = locate("breast-cancer", data_dir, download)
     x, y, dropped = readers.read_breast_cancer(p["breast-cancer.data"])
-    tr, te = stratified_split(y, BREAST_CANCER_TEST_FRACTION, split_seed, what="breast-cancer test split")
+    if split_seed == REFERENCE_SPLIT:
+        tr, te = reference_split(len(y), BREAST_CANCER_TEST_FRACTION)
+        split = f"the reference code's {BREAST_CANCER_TEST_FRACTION:.0%} hold-out (scikit-learn, random_state 0)"
+    else:
+        tr, te = stratified_split(y, BREAST_CANCER_TEST_FRACTION, split_seed, what="breast-cancer test split")
+        split = f"stratified {BREAST_CANCER_TEST_FRACTION:.0%} hold-out, seed {split_seed}"
     cats = {k: list(v) for k, v in readers.BREAST_CANCER_CATEGORIES.items()}
     return Dataset("breast-cancer", x[tr], y[tr], x[te], y[te], 2, None, list(readers.BREAST_CANCER_CLASSES),
                    list(cats), cats,
-                   notes=f"dropped {dropped} rows with missing values ('?'); test = stratified "
-                         f"{BREAST_CANCER_TEST_FRACTION:.0%} hold-out, seed {split_seed}")
+                   notes=f"dropped {dropped} rows with missing values ('?'); test = {split}")
 
 
 def _load_monk(k: int, data_dir, download: bool) -> Dataset:
@@ -267,7 +285,7 @@ def _load_cifar10(data_dir, download: bool) -> Dataset:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
-                 split_seed: int | None = None) -> Dataset:
+                 split_seed: int | str | None = None) -> Dataset:
     """Load dataset ``name`` (one of ``DATASETS``).
 
     Files are looked for in ``data_dir`` (else ``$GATELEARN_DATA``), the system copy, the copy
@@ -275,7 +293,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
     see ``gatelearn.data.sources`` for the exact order and layout.
 
     ``split_seed`` picks another seeded train/test split for the datasets that have no official
-    one (``SPLIT_SEEDED``); None keeps the default split. Other datasets reject it.
+    one (``SPLIT_SEEDED``); None keeps the default split; ``"reference"`` is the paper's reference
+    code's split (``REFERENCE_SPLIT``). Other datasets reject it.
     """
     key = str(name).lower()
     if key not in DATASETS:
@@ -284,8 +303,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
         if key not in SPLIT_SEEDED:
             raise InputError(f"split_seed applies only to datasets without an official test split "
                              f"({', '.join(SPLIT_SEEDED)}); {key} has one")
-        if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
-            raise InputError(f"split_seed must be an integer >= 0, got {split_seed!r}")
+        if split_seed != REFERENCE_SPLIT and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))
+                                              or split_seed < 0):
+            raise InputError(f"split_seed must be an integer >= 0 or {REFERENCE_SPLIT!r}, got {split_seed!r}")
     if key == "mnist":
         return _load_idx("mnist", data_dir, download, MNIST_CLASSES)
     if key == "fashion-mnist":
@@ -293,8 +313,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
     if key == "adult":
         return _load_adult(data_dir, download)
     if key == "breast-cancer":
-        return _load_breast_cancer(data_dir, download,
-                                   BREAST_CANCER_SPLIT_SEED if split_seed is None else int(split_seed))
+        return _load_breast_cancer(data_dir, download, BREAST_CANCER_SPLIT_SEED if split_seed is None
+                                   else split_seed if split_seed == REFERENCE_SPLIT else int(split_seed))
     if key.startswith("monk"):
         return _load_monk(int(key[-1]), data_dir, download)
     return _load_cifar10(data_dir, download)
