@@ -69,6 +69,7 @@ def main() -> None:
     p.add_argument("--validation", type=float, help="fraction of the training rows held out for validation")
     p.add_argument("--keep", choices=("last", "best"), help="keep the last model or the best on validation")
     p.add_argument("--eval-every", type=int, help="iterations between evaluations (the candidates of --keep best)")
+    p.add_argument("--widths", help="dense logic layers instead of the preset's, e.g. 512,512,512")
     p.add_argument("--reference-split", action="store_true",
                    help="the reference code's split for every run; the training seed varies instead")
     p.add_argument("--l2", type=float, default=0.01, help="L2 weight of the logistic-regression reference")
@@ -86,6 +87,8 @@ def main() -> None:
                              parametrization=args.parametrization, tau=args.tau, lr=args.lr,
                              discreteness=args.discreteness, validation=args.validation, keep=args.keep,
                              eval_every=args.eval_every, threads=args.threads, data_dir=args.data_dir)
+        if args.widths:
+            config["layers"] = [{"kind": "logic", "out": int(w)} for w in args.widths.split(",")]
         ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split_seed)
         name = f"seed{split}" if args.reference_split else f"split{split}"
         s = train(config, Path(args.out) / name, progress=False, dataset=ds)
@@ -105,6 +108,7 @@ def main() -> None:
                                                                        ("sampling", "parametrization", "tau", "lr",
                                                                         "discreteness", "validation", "keep",
                                                                         "eval_every")},
+                      "layers": [layer["out"] for layer in config["layers"]],
                       "test_rows": len(ds.y_test), "reference": config.get("reference"),
                       **{k: summarize(rows, k) for k in keys}, "per_split": rows}, indent=2))
 
