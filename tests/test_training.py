@@ -193,6 +193,23 @@ def test_resume_is_bit_identical(tmp_path, sampling):
     assert strip_time(read_metrics(tmp_path / "straight" / "metrics.jsonl")) == strip_time(resumed_lines)
 
 
+def test_a_run_stopped_before_its_end_says_how_to_save_its_model(tmp_path):
+    from gatelearn import runs
+    ds = toy_dataset()
+    with pytest.raises(FileFormatError, match="train a model into it first"):
+        runs.load_model(tmp_path)
+    # A run stopped at its checkpoint (as Ctrl-C leaves it): a checkpoint but no model file yet.
+    train(toy_config(iterations=20, checkpoint_every=10), tmp_path / "run", progress=False, dataset=ds)
+    for f in (tmp_path / "run").glob("model.*"):
+        f.unlink()
+    with pytest.raises(FileFormatError, match=r"checkpoint \(iteration 20\).*--resume --iterations 20"):
+        runs.load_model(tmp_path / "run")
+    # Following the advice saves the model there, and the run can still be extended.
+    train({"iterations": 20}, tmp_path / "run", resume=True, progress=False, dataset=ds)
+    assert runs.load_model(tmp_path / "run").num_gates() == 36
+    assert train({"iterations": 40}, tmp_path / "run", resume=True, progress=False, dataset=ds)["iterations"] == 40
+
+
 def test_lr_step_schedule_and_resuming_into_it(tmp_path):
     from gatelearn.training.loop import learning_rate
     cfg = {"lr": 0.02, "iterations": 100, "lr_decay_at": 0.9, "lr_decay": 0.1}

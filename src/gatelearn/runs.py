@@ -32,6 +32,14 @@ def run_dir(path: str | os.PathLike) -> Path:
 def load_model(path: str | os.PathLike) -> LogicNet:
     path = run_dir(path)
     if not (path / MODEL_FILE).exists():
+        from .training.checkpoint import CHECKPOINT_FILE, read_checkpoint_info
+        if (path / CHECKPOINT_FILE).exists():
+            # A run still training, or stopped before its end: its checkpoint can be made a model.
+            it = read_checkpoint_info(path / CHECKPOINT_FILE)["iteration"]
+            raise FileFormatError(
+                f"{path} holds a checkpoint (iteration {it}) but no {MODEL_FILE} yet: the run has not reached "
+                f"its end. Once it is stopped, `gatelearn train --out {path} --resume --iterations {it}` "
+                f"saves the model there (a later --resume with more iterations still continues the run)")
         raise FileFormatError(f"{path} holds no {MODEL_FILE}; train a model into it first (gatelearn train --out {path})")
     return load(path)
 
