@@ -86,9 +86,8 @@ def main() -> None:
         config = make_config(args.preset, split_seed=split_seed, seed=seed, iterations=args.iterations, sampling=args.sampling,
                              parametrization=args.parametrization, tau=args.tau, lr=args.lr,
                              discreteness=args.discreteness, validation=args.validation, keep=args.keep,
-                             eval_every=args.eval_every, threads=args.threads, data_dir=args.data_dir)
-        if args.widths:
-            config["layers"] = [{"kind": "logic", "out": int(w)} for w in args.widths.split(",")]
+                             eval_every=args.eval_every, threads=args.threads, data_dir=args.data_dir,
+                             widths=[int(w) for w in args.widths.split(",")] if args.widths else None)
         ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split_seed)
         name = f"seed{split}" if args.reference_split else f"split{split}"
         s = train(config, Path(args.out) / name, progress=False, dataset=ds)

@@ -74,6 +74,28 @@ def test_validation_and_keep_flags(tmp_path, capsys):
     assert "--validation" in capsys.readouterr().err
 
 
+def test_widths_flag(tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "5", "--threads", "1",
+                 "--no-progress", "--widths", "32,16"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gates"] == 48 and [layer["out"] for layer in summary["config"]["layers"]] == [32, 16]
+    # the architecture cannot change on a resume; the same widths are accepted
+    assert main(["train", "--out", str(out), "--resume", "--widths", "32,8", "--no-progress"]) == 2
+    assert "--widths cannot change them" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--widths", "32,16", "--iterations", "6",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    for bad, msg in ((["--preset", "mnist-conv-s", "--widths", "64"], "has conv, flatten, orpool layers"),
+                     (["--preset", "monk1", "--widths", "32,0"], "positive integers"),
+                     (["--preset", "monk1", "--widths", "32,33"], "not divisible into 2 classes")):
+        assert main(["train", *bad, "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+        assert msg in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--preset", "monk1", "--widths", "wide"])
+    assert "comma-separated integers" in capsys.readouterr().err
+
+
 def test_unknown_preset_exits_2(tmp_path, capsys):
     assert main(["train", "--preset", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import FileFormatError
+from .errors import FileFormatError, InputError
 from .fileio import atomic_path, atomic_write_text
 from .layers.encoders import encoder_from_spec
 from .layers.groupsum import GroupSum
@@ -53,7 +53,7 @@ def register_layer(kind: str):
 @register_layer("logic")
 def _build_logic(spec: dict, in_shape: tuple, seed: int | None):
     if len(in_shape) != 1:
-        raise ValueError(f"a 'logic' layer needs flat input, got shape {in_shape}; add a 'flatten' layer first")
+        raise InputError(f"a 'logic' layer needs flat input, got shape {in_shape}; add a 'flatten' layer first")
     opts = {k: spec[k] for k in LOGIC_OPTIONS if k in spec}
     layer = LogicLayer(in_shape[0], spec["out"], seed=seed, **opts)
     return layer, (layer.out_features,)
@@ -80,15 +80,15 @@ class LogicNet(nn.Module):
         for i, lspec in enumerate(self.spec["layers"]):
             kind = lspec.get("kind")
             if kind not in LAYER_KINDS:
-                raise ValueError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(LAYER_KINDS))}")
+                raise InputError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(LAYER_KINDS))}")
             module, shape = LAYER_KINDS[kind](lspec, shape, None if seed is None else seed * 1009 + i)
             layers.append(module)
         self.layers = nn.ModuleList(layers)
         head = self.spec["head"]
         if head.get("kind", "groupsum") != "groupsum":
-            raise ValueError(f"unknown head kind {head.get('kind')!r}; only 'groupsum' exists")
+            raise InputError(f"unknown head kind {head.get('kind')!r}; only 'groupsum' exists")
         if len(shape) != 1 or shape[0] % head["classes"]:
-            raise ValueError(f"the last layer gives {shape} outputs, not divisible into {head['classes']} classes")
+            raise InputError(f"the last layer gives {shape} outputs, not divisible into {head['classes']} classes")
         self.head = GroupSum(head["classes"], head.get("tau", 1.0))
         # Same network, gates numbered for the kernels' memory access (a loaded model's wiring
         # then replaces this one as it was saved).
@@ -128,11 +128,11 @@ def normalize_spec(spec: dict) -> dict:
     spec = copy.deepcopy(spec)
     for key in ("encoder", "layers", "head"):
         if key not in spec:
-            raise ValueError(f"model spec is missing {key!r}")
+            raise InputError(f"model spec is missing {key!r}")
     spec.setdefault("format", SPEC_FORMAT)
     spec.setdefault("version", SPEC_VERSION)
     if spec["format"] != SPEC_FORMAT or spec["version"] != SPEC_VERSION:
-        raise ValueError(f"model spec has format {spec['format']!r} version {spec['version']}; "
+        raise InputError(f"model spec has format {spec['format']!r} version {spec['version']}; "
                          f"this gatelearn reads {SPEC_FORMAT!r} version {SPEC_VERSION}")
     json.dumps(spec)  # a spec must be plain data
     return spec

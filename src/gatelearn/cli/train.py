@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     p.add_argument("--harden-at", type=_fractions, metavar="F1,F2,...",
                    help="fractions of the iterations at which the first, second, ... learned layer becomes "
                         "its discrete gates (in training too) and stops learning; 'none': no layer")
+    p.add_argument("--widths", type=_widths, metavar="W1,W2,...",
+                   help="dense logic layers of these widths instead of the preset's (dense presets), "
+                        "e.g. 512,512,256; the last width must be a multiple of the classes")
     p.add_argument("--validation", type=float, metavar="F",
                    help="hold out this fraction of the training set; its accuracy is logged with the test's")
     p.add_argument("--keep", choices=("last", "best"),
@@ -91,6 +94,13 @@ def _fractions(text: str) -> list[float]:
     return _numbers(text, "0.5,0.7")
 
 
+def _widths(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 512,512,256, got {text!r}") from None
+
+
 def _levels(text: str) -> list[float]:
     return _numbers(text, "63,127,191")
 
@@ -114,7 +124,7 @@ def run(args) -> int:
                  "distributed": args.distributed, "time_limit": args.time_limit,
                  "init_from": args.init_from, "discreteness": args.discreteness,
                  "discreteness_layers": args.discreteness_layers, "harden_at": args.harden_at,
-                 "validation": args.validation, "keep": args.keep}
+                 "validation": args.validation, "keep": args.keep, "widths": args.widths}
     if args.preset is None and not (args.resume and args.out):
         raise InputError("--preset is required (or --resume with --out to continue a run)")
     out = Path(args.out) if args.out else Path("runs") / args.preset
@@ -124,7 +134,10 @@ def run(args) -> int:
         saved = read_checkpoint_info(out / CHECKPOINT_FILE)["config"]
         if args.preset is not None and args.preset != saved.get("preset"):
             raise InputError(f"{out} holds a run of preset {saved.get('preset')!r}, not {args.preset!r}")
-        config = {k: v for k, v in overrides.items() if v is not None}
+        config = {k: v for k, v in overrides.items() if v is not None and k != "widths"}
+        if args.widths is not None and args.widths != [layer.get("out") for layer in saved["layers"]]:
+            raise InputError(f"{out} holds a run with layers {[layer.get('out') for layer in saved['layers']]}; "
+                             f"--widths cannot change them on --resume")
     else:
         config = make_config(args.preset, **overrides)
     summary = train(config, out, resume=args.resume, progress=not args.no_progress)

@@ -245,7 +245,7 @@ OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relax
              "sampling", "init", "seed", "split_seed",
              "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "keep", "optimizer",
              "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels",
-             "discreteness", "discreteness_layers", "harden_at")
+             "discreteness", "discreteness_layers", "harden_at", "widths")
 
 # Defaults for keys that are run settings rather than preset settings.
 RUN_DEFAULTS: dict = {"seed": 0, "split_seed": None, "threads": None, "data_dir": None, "parametrization": None,
@@ -267,17 +267,35 @@ def get_preset(name: str) -> dict:
 
 
 def make_config(preset: str, **overrides) -> dict:
-    """Preset ``preset`` merged with run defaults and ``overrides`` (None values are ignored)."""
+    """Preset ``preset`` merged with run defaults and ``overrides`` (None values are ignored).
+    ``widths`` replaces a dense preset's layers by dense logic layers of those widths."""
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise InputError(f"unknown training setting(s) {', '.join(unknown)}; "
                          f"settable: {', '.join(OVERRIDES)}")
+    overrides = dict(overrides)
+    widths = overrides.pop("widths", None)
     config = get_preset(preset)
     config["preset"] = preset
     for key, value in RUN_DEFAULTS.items():
         config.setdefault(key, value)
     config.update({k: v for k, v in overrides.items() if v is not None})
+    if widths is not None:
+        config["layers"] = dense_layers(config, widths)
     return config
+
+
+def dense_layers(config: dict, widths) -> list[dict]:
+    """Dense logic layers of the given widths in place of ``config``'s layers, which must be
+    dense too (a convolutional preset's layers are not a list of widths)."""
+    kinds = sorted({layer.get("kind") for layer in config["layers"]} - {"logic"})
+    if kinds:
+        raise InputError(f"widths replaces dense logic layers only; preset {config.get('preset')!r} "
+                         f"has {', '.join(map(str, kinds))} layers")
+    widths = list(widths)
+    if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
+        raise InputError(f"widths must be one or more positive integers, got {widths!r}")
+    return [{"kind": "logic", "out": w} for w in widths]
 
 
 def layer_specs(config: dict) -> list[dict]:
