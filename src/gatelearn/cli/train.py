@@ -95,21 +95,19 @@ def _fractions(text: str) -> list[float]:
 
 
 def _widths(text: str) -> list[int]:
-    try:
-        return [int(t) for t in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 512,512,256, got {text!r}") from None
+    return _numbers(text, "512,512,256", int)
 
 
 def _levels(text: str) -> list[float]:
     return _numbers(text, "63,127,191")
 
 
-def _numbers(text: str, example: str) -> list[float]:
+def _numbers(text: str, example: str, kind=float) -> list:
     try:
-        return [float(t) for t in text.split(",")]
+        return [kind(t) for t in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. {example}, got {text!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, e.g. {example}, got {text!r}") from None
 
 
 def run(args) -> int:
@@ -135,9 +133,9 @@ def run(args) -> int:
         if args.preset is not None and args.preset != saved.get("preset"):
             raise InputError(f"{out} holds a run of preset {saved.get('preset')!r}, not {args.preset!r}")
         config = {k: v for k, v in overrides.items() if v is not None and k != "widths"}
-        if args.widths is not None and args.widths != [layer.get("out") for layer in saved["layers"]]:
-            raise InputError(f"{out} holds a run with layers {[layer.get('out') for layer in saved['layers']]}; "
-                             f"--widths cannot change them on --resume")
+        saved_widths = [layer.get("out") for layer in saved["layers"]]
+        if args.widths is not None and args.widths != saved_widths:
+            raise InputError(f"{out} holds a run with layers {saved_widths}; --widths cannot change them on --resume")
     else:
         config = make_config(args.preset, **overrides)
     summary = train(config, out, resume=args.resume, progress=not args.no_progress)
