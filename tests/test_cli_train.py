@@ -140,12 +140,13 @@ def test_ctrl_c_checkpoints_then_resume(tmp_path):
 @pytest.mark.skipif(shutil.which("torchrun", path=str(BIN)) is None, reason="torchrun not installed")
 def test_torchrun_distributed_cli(tmp_path):
     out = tmp_path / "run"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # faulthandler: should a rank ever abort, its Python stack is in the failure message.
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     res = subprocess.run([str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2",
                           "-m", "gatelearn.cli.main", "train", "--preset", "monk1", "--out", str(out),
                           "--iterations", "20", "--eval-every", "10", "--distributed", "--no-progress"],
                          capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-2000:]}\nstderr:\n{res.stderr[-8000:]}"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["iterations"] == 20
     assert res.stdout.count("monk1: hard accuracy") == 1   # only rank 0 reports

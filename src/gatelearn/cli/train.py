@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -147,4 +149,12 @@ def run(args) -> int:
               f"in {summary['train_seconds']:.1f} s"
               + (f", kept iteration {summary['kept_iteration']} (best validation)" if summary["kept"] == "best" else "")
               + f" -> {out}")
+    if args.distributed:
+        # DDP keeps the gloo process group referenced from C++ past destroy_process_group, so its
+        # threads still run while the interpreter's exit tears down C++ statics, which now and then
+        # aborts the process (SIGABRT, "terminate called without an active exception"). Every rank
+        # has passed the final barrier and every file is written: leave without that teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
