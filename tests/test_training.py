@@ -547,6 +547,9 @@ def _distributed_worker(rank: int, world: int, init_file: str, out: str, config:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(out) / f"rank{rank}.safetensors"))
     finally:
         dist.destroy_process_group()
+    # As `gatelearn train --distributed` does (cli/train.py): DDP keeps gloo's threads alive past
+    # destroy_process_group, and the interpreter's exit under them can abort the process.
+    os._exit(0)
 
 
 def test_distributed_matches_single_process(tmp_path):
