@@ -23,7 +23,11 @@ every rank draws the same global batch from the same generator and trains on its
 slice; DistributedDataParallel averages the gradients, which equals the gradient of the global
 batch's mean loss because the slices are equal. Every rank seeds the global generator the same
 way, so the Gumbel samples (one per gate, shared by the batch) are the same on every rank, as
-they would be in one process. Rank 0 alone evaluates and writes files.
+they would be in one process. Rank 0 alone evaluates and writes files. All ranks meet at a
+barrier before ``train`` returns, so the files are complete on every rank. torch keeps a gloo
+group that DDP has used alive past ``destroy_process_group``, with its threads running; a script
+that ends after ``train`` may leave with ``os._exit`` as ``gatelearn train --distributed`` does,
+since an ordinary interpreter exit under those threads can abort.
 """
 from __future__ import annotations
 
