@@ -15,9 +15,9 @@ from gatelearn.layers import GroupSum, LogicLayer
 from gatelearn.layers import parametrization as P
 from gatelearn.layers.wiring import make_wiring
 
-# The table of FIELD.md ("The 16 gates"), typed in independently of gates.py on purpose:
-# id -> (name as in the doc, c0, ca, cb, cab).
-FIELD_TABLE = {
+# The 16 gates as Table 1 of Petersen et al. 2022 lists them, typed in independently of gates.py on
+# purpose: id -> (name as in the paper, c0, ca, cb, cab).
+PAPER_TABLE = {
     0: ("FALSE", 0, 0, 0, 0), 1: ("a AND b", 0, 0, 0, 1), 2: ("a AND NOT b", 0, 1, 0, -1),
     3: ("a", 0, 1, 0, 0), 4: ("NOT a AND b", 0, 0, 1, -1), 5: ("b", 0, 0, 1, 0),
     6: ("XOR", 0, 1, 1, -2), 7: ("OR", 0, 1, 1, -1), 8: ("NOR", 1, -1, -1, 1),
@@ -28,10 +28,10 @@ FIELD_TABLE = {
 PARAMS = ["softmax16", "light", "walsh"]
 
 
-def test_gate_table_matches_field_table():
+def test_gate_table_matches_paper_table():
     assert len(gates.GATES) == gates.NUM_GATES == 16
     for g in gates.GATES:
-        assert g.coeffs == FIELD_TABLE[g.id][1:], g.name
+        assert g.coeffs == PAPER_TABLE[g.id][1:], g.name
         assert tuple(gates.COEFFS_NP[g.id]) == g.coeffs
         # the relaxation reproduces the truth table at the corners, and the id is the truth
         # table read with (0, 0) as the most significant bit
@@ -74,7 +74,7 @@ def test_eval_equals_truth_tables_exactly(parametrization, fused):
 
 
 def _row_logits_from_field(parametrization: str, w: torch.Tensor) -> torch.Tensor:
-    """Logit of 'output is 1' for rows (a, b) = 00, 01, 10, 11, from FIELD.md's definitions."""
+    """Logit of 'output is 1' for rows (a, b) = 00, 01, 10, 11, from the paper's definitions."""
     if parametrization == "light":
         return w
     rows = []
@@ -261,7 +261,7 @@ def test_truth_table_and_discreteness_penalty(parametrization):
     # A strongly initialised gate is (almost) the discrete gate `a`: its expected truth table is
     # `a`'s and the penalty is near 0; zero parameters are maximally undecided (for light/walsh
     # every row is a coin flip, penalty 1; for softmax16 every row has 8 of 16 gates, also 1).
-    from gatelearn.gates import truth_rows, PASS_A
+    from gatelearn.gates import PASS_A, truth_rows
     w = P.init_weights(parametrization, "residual", 3) * 4
     table = P.truth_table(parametrization, w)
     assert table.shape == (3, 4)

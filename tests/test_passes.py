@@ -1,12 +1,12 @@
 """Circuit passes: each one preserves every output's function (exhaustively on small random
 circuits), and does the rewrite it promises."""
 import numpy as np
-import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gatelearn.backends.agree import random_circuit
 from gatelearn.circuit.ir import Circuit, Head
-from gatelearn.circuit.passes import PASSES, optimize, gate_levels
+from gatelearn.circuit.passes import PASSES, optimize
+from gatelearn.circuit.random import random_circuit
 from gatelearn.gates import BY_NAME
 
 ID = {k: v.id for k, v in BY_NAME.items()}
@@ -94,11 +94,23 @@ def test_commutative_and_swapped_duplicates_merge():
 def test_levels_and_large_circuit_are_fast():
     rng = np.random.default_rng(0)
     c = random_circuit(rng, 784, 100_000, 10, 100, locality=20_000)
-    lv = gate_levels(c)
-    assert lv.min() >= 1
+    lv = c.node_levels()
+    assert (lv[:784] == 0).all() and lv[784:].min() >= 0
     import time
     t = time.perf_counter()
     d, log = optimize(c)
     assert time.perf_counter() - t < 60
     X = rng.random((64, 784)) < 0.5
     assert (d.simulate(X) == c.simulate(X)).all()
+
+
+def test_levels_have_one_definition():
+    """Inputs and constants are level 0, other gates 1 + their deepest operand; depth agrees
+    between the IR and the report (a circuit whose only output is TRUE has depth 0)."""
+    from gatelearn.circuit.report import describe
+    c = Circuit(2, [ID["TRUE"], ID["AND"], ID["NOT_A"], ID["OR"]], [0, 0, 3, 4], [0, 1, 0, 2],
+                [2]).validate()
+    assert c.node_levels().tolist() == [0, 0, 0, 1, 2, 3]
+    assert c.depth() == 0 and describe(c)["depth"] == 0
+    c.outputs = np.array([5])
+    assert c.depth() == 3 and describe(c)["depth"] == 3

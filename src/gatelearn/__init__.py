@@ -1,11 +1,38 @@
-"""gatelearn: train logic gate networks and compile them into verified circuits."""
+"""gatelearn: train logic gate networks and compile them into verified circuits.
+
+The package has two halves: the torch half (:mod:`gatelearn.layers`, :mod:`gatelearn.model`,
+:mod:`gatelearn.training`) and the torch-free circuit half (:mod:`gatelearn.circuit`,
+:mod:`gatelearn.backends`); :mod:`gatelearn.lowering` turns a trained model into a circuit.
+The names below are imported on first use, so ``import gatelearn.circuit`` works without torch.
+"""
+from __future__ import annotations
+
+import importlib
+
 from .errors import FileFormatError, GatelearnError, InputError, ToolError
-from .layers import (BitInput, GroupSum, LogicLayer, OneHotEncoder, TabularEncoder,
-                     ThresholdEncoder)
-from .model import LogicNet, build_model, load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["LogicLayer", "GroupSum", "BitInput", "ThresholdEncoder", "OneHotEncoder",
-           "TabularEncoder", "LogicNet", "build_model", "load", "save", "GatelearnError",
-           "InputError", "FileFormatError", "ToolError", "__version__"]
+# public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "LogicLayer": "layers", "LogicConv2d": "layers", "OrPool2d": "layers", "GroupSum": "layers",
+    "BitInput": "layers", "ThresholdEncoder": "layers", "OneHotEncoder": "layers",
+    "TabularEncoder": "layers",
+    "LogicNet": "model", "build_model": "model", "load": "model", "save": "model",
+    "lower": "lowering",
+    "Circuit": "circuit",
+}
+
+__all__ = [*_LAZY, "GatelearnError", "InputError", "FileFormatError", "ToolError", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gatelearn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

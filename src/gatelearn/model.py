@@ -7,9 +7,8 @@ A spec is a JSON-able dict::
      "head": {"kind": "groupsum", "classes": 10, "tau": 10.0},
      "seed": 0}
 
-Layer kinds live in ``LAYER_KINDS`` (kind -> builder). A builder takes the layer's spec, the
-shape of its input (without the batch dimension) and a seed, and returns the module and its
-output shape; new layer kinds (convolutional trees, ...) register themselves there.
+Layer kinds are declared in :mod:`gatelearn.layers.kinds` (spec name, module class, builder,
+lowering, defaults); the model builds each layer of the spec through its kind's builder.
 
 A saved model is one ``.safetensors`` file: the state dict (weights, wiring, encoder
 thresholds) with the spec as JSON in its metadata, plus a readable ``model.json`` copy when a
@@ -21,7 +20,6 @@ import copy
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -30,41 +28,13 @@ from .errors import FileFormatError, InputError
 from .fileio import atomic_path, atomic_write_text
 from .layers.encoders import encoder_from_spec
 from .layers.groupsum import GroupSum
-from .layers.logic import LogicLayer
+from .layers.kinds import KINDS
 from .layers.wiring import order_gates_for_locality
 
 SPEC_FORMAT = "gatelearn.model"
 SPEC_VERSION = 1
 MODEL_FILE = "model.safetensors"
 SPEC_FILE = "model.json"
-
-LayerBuilder = Callable[[dict, tuple, "int | None"], "tuple[nn.Module, tuple]"]
-LAYER_KINDS: dict[str, LayerBuilder] = {}
-LOGIC_OPTIONS = ("connections", "parametrization", "init", "sampling", "gumbel_tau", "grad_factor")
-
-
-def register_layer(kind: str):
-    def deco(fn: LayerBuilder) -> LayerBuilder:
-        LAYER_KINDS[kind] = fn
-        return fn
-    return deco
-
-
-@register_layer("logic")
-def _build_logic(spec: dict, in_shape: tuple, seed: int | None):
-    if len(in_shape) != 1:
-        raise InputError(f"a 'logic' layer needs flat input, got shape {in_shape}; add a 'flatten' layer first")
-    opts = {k: spec[k] for k in LOGIC_OPTIONS if k in spec}
-    layer = LogicLayer(in_shape[0], spec["out"], seed=seed, **opts)
-    return layer, (layer.out_features,)
-
-
-@register_layer("flatten")
-def _build_flatten(spec: dict, in_shape: tuple, seed: int | None):
-    n = 1
-    for d in in_shape:
-        n *= d
-    return nn.Flatten(), (n,)
 
 
 class LogicNet(nn.Module):
@@ -79,9 +49,9 @@ class LogicNet(nn.Module):
         layers = []
         for i, lspec in enumerate(self.spec["layers"]):
             kind = lspec.get("kind")
-            if kind not in LAYER_KINDS:
-                raise InputError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(LAYER_KINDS))}")
-            module, shape = LAYER_KINDS[kind](lspec, shape, None if seed is None else seed * 1009 + i)
+            if kind not in KINDS:
+                raise InputError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+            module, shape = KINDS[kind].build(lspec, shape, None if seed is None else seed * 1009 + i)
             layers.append(module)
         self.layers = nn.ModuleList(layers)
         head = self.spec["head"]
@@ -185,7 +155,3 @@ def load(path: str | os.PathLike, map_location: str = "cpu") -> LogicNet:
         raise FileFormatError(f"{file}: tensors do not match the model spec: {exc}") from exc
     return model.eval()
 
-
-# Convolutional layer kinds ('conv', 'orpool') register themselves on import; imported last so
-# that register_layer exists when gatelearn.layers.conv asks for it.
-from .layers import conv as _conv_layers  # noqa: E402,F401

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .circuit.ir import Circuit
 from .errors import FileFormatError
+from .lowering import lower
 from .model import MODEL_FILE, LogicNet, load
 
 CIRCUIT_FILE = "circuit.npz"
@@ -40,13 +41,14 @@ def load_model(path: str | os.PathLike) -> LogicNet:
                 f"{path} holds a checkpoint (iteration {it}) but no {MODEL_FILE} yet: the run has not reached "
                 f"its end. Once it is stopped, `gatelearn train --out {path} --resume --iterations {it}` "
                 f"saves the model there (a later --resume with more iterations still continues the run)")
-        raise FileFormatError(f"{path} holds no {MODEL_FILE}; train a model into it first (gatelearn train --out {path})")
+        raise FileFormatError(f"{path} holds no {MODEL_FILE}; "
+                              f"train a model into it first (gatelearn train --out {path})")
     return load(path)
 
 
 def model_circuit(path: str | os.PathLike) -> Circuit:
     """The circuit of the trained model, lowered as is (no optimisation)."""
-    return Circuit.from_model(load_model(path))
+    return lower(load_model(path))
 
 
 def base_circuit(path: str | os.PathLike) -> Circuit:

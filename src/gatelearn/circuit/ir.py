@@ -29,7 +29,6 @@ Files
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import zipfile
@@ -40,7 +39,7 @@ import numpy as np
 
 from ..errors import FileFormatError
 from ..fileio import atomic_path
-from ..gates import GATES, NUM_GATES, TRUTH_NP
+from ..gates import GATES, NUM_GATES
 
 FORMAT = "gatelearn.circuit"
 VERSION = 1
@@ -60,7 +59,7 @@ class InputEncoding:
     value: np.ndarray            # float64 (num_inputs,)
 
     @classmethod
-    def from_bit_table(cls, table, num_features: int) -> "InputEncoding":
+    def from_bit_table(cls, table, num_features: int) -> InputEncoding:
         return cls(int(num_features), np.asarray(table.feature, np.int64),
                    np.array([OPS.index(o) for o in table.op], np.uint8), np.asarray(table.value, np.float64))
 
@@ -120,7 +119,7 @@ class Circuit:
     def num_outputs(self) -> int:
         return len(self.outputs)
 
-    def copy(self) -> "Circuit":
+    def copy(self) -> Circuit:
         enc = None if self.encoder is None else InputEncoding(
             self.encoder.num_features, self.encoder.feature.copy(), self.encoder.op.copy(), self.encoder.value.copy())
         head = None if self.head is None else Head(self.head.classes, self.head.tau)
@@ -133,25 +132,32 @@ class Circuit:
         return {GATES[i].name: int(c) for i, c in enumerate(counts) if c}
 
     def node_levels(self) -> np.ndarray:
-        """Logic level of every node: inputs 0; a gate 1 + the max level of the operands it
-        reads (constants: 0)."""
+        """Logic level of every node, the one definition every part uses: inputs and constant
+        gates (which read nothing) are level 0; any other gate is 1 + the largest level among the
+        operands it reads. So a circuit whose only output is TRUE has depth 0.
+
+        Gates are topologically ordered; a Python loop over 10^5..10^6 gates would be slow, so
+        the gates go in chunks in which no gate reads another gate of the same chunk, each chunk
+        one vectorised step. A layered network is a few chunks per layer; finding a chunk's end
+        scans a window that grows geometrically, so the work is linear in the gates."""
+        n, G = self.num_inputs, self.num_gates
         level = np.zeros(self.num_nodes, np.int64)
-        n = self.num_inputs
-        # Gates are topologically ordered, but a Python loop over 10^5..10^6 gates is slow;
-        # process in chunks where no gate depends on another gate of the same chunk.
         ua, ub = USES_A[self.op], USES_B[self.op]
+        dep = np.maximum(np.where(ua, self.a, -1), np.where(ub, self.b, -1))   # last node read
         start = 0
-        while start < self.num_gates:
-            # Largest chunk [start, end) whose operands all lie before node n+start.
-            deps = np.maximum(np.where(ua[start:], self.a[start:], -1), np.where(ub[start:], self.b[start:], -1))
-            inside = np.nonzero(deps >= n + start)[0]
-            end = start + (inside[0] if len(inside) else self.num_gates - start)
-            end = max(end, start + 1)
+        while start < G:
+            window = 64
+            while True:
+                stop = min(G, start + window)
+                inside = np.flatnonzero(dep[start:stop] >= n + start)
+                if len(inside) or stop == G:
+                    break
+                window *= 4
+            end = start + max(1, int(inside[0])) if len(inside) else G
             sl = slice(start, end)
             la = np.where(ua[sl], level[self.a[sl]], -1)
             lb = np.where(ub[sl], level[self.b[sl]], -1)
-            lvl = np.maximum(la, lb) + 1
-            level[n + start:n + end] = np.where(ua[sl] | ub[sl], lvl, 0)
+            level[n + start:n + end] = np.maximum(la, lb) + 1     # constants: -1 + 1 = 0
             start = end
         return level
 
@@ -161,28 +167,12 @@ class Circuit:
             return 0
         return int(self.node_levels()[self.outputs].max())
 
-    # ------------------------------------------------------------------ reference simulation
+    # ------------------------------------------------------------------ simulation
     def simulate(self, bits: np.ndarray) -> np.ndarray:
-        """Reference evaluation on input bits (N, num_inputs) -> output bits (N, num_outputs), bool.
-
-        Unpacked and plain: one truth-table lookup per gate level. The backends are faster; this
-        is what they are checked against.
-        """
-        bits = np.asarray(bits)
-        if bits.ndim != 2 or bits.shape[1] != self.num_inputs:
-            raise ValueError(f"expected input bits of shape (N, {self.num_inputs}), got {bits.shape}")
-        values = np.zeros((self.num_nodes, bits.shape[0]), np.uint8)
-        values[:self.num_inputs] = bits.T.astype(bool)
-        level = self.node_levels()[self.num_inputs:]
-        order = np.argsort(level, kind="stable")
-        bounds = np.searchsorted(level[order], np.arange(level.max() + 2 if self.num_gates else 1))
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            g = order[lo:hi]
-            if len(g) == 0:
-                continue
-            row = 2 * values[self.a[g]] + values[self.b[g]]
-            values[self.num_inputs + g] = TRUTH_NP[self.op[g]][np.arange(len(g))[:, None], row]
-        return values[self.outputs].T.astype(bool)
+        """Input bits (N, num_inputs) -> output bits (N, num_outputs), bool: the reference
+        evaluation (:mod:`gatelearn.circuit.simulate`) every backend is checked against."""
+        from .simulate import simulate
+        return simulate(self, bits)
 
     def class_counts(self, out_bits: np.ndarray) -> np.ndarray:
         """Output bits (N, O) -> ones per class (N, classes), int64. Needs a head."""
@@ -191,7 +181,7 @@ class Circuit:
         return np.asarray(out_bits, np.int64).reshape(len(out_bits), self.head.classes, -1).sum(-1)
 
     # ------------------------------------------------------------------ checks
-    def validate(self) -> "Circuit":
+    def validate(self) -> Circuit:
         """Check every invariant; raise ValueError naming the first violation."""
         G = self.num_gates
         if self.num_inputs < 0:
@@ -247,7 +237,7 @@ class Circuit:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Circuit":
+    def load(cls, path: str | os.PathLike) -> Circuit:
         path = Path(path)
         if not path.exists():
             raise FileFormatError(f"no circuit file at {path}")
@@ -260,7 +250,8 @@ class Circuit:
         if meta.get("format") != FORMAT:
             raise FileFormatError(f"{path}: not a gatelearn circuit (format {meta.get('format')!r})")
         if meta.get("version") != VERSION:
-            raise FileFormatError(f"{path}: circuit format version {meta.get('version')}; this gatelearn reads {VERSION}")
+            raise FileFormatError(f"{path}: circuit format version {meta.get('version')}; "
+                                  f"this gatelearn reads {VERSION}")
         try:
             for key in ("op", "a", "b", "outputs", "layer"):
                 if key not in arrays or arrays[key].ndim != 1 or arrays[key].dtype.kind not in "iu":
@@ -278,13 +269,6 @@ class Circuit:
             return c.validate()
         except (ValueError, KeyError, TypeError) as exc:
             raise FileFormatError(f"{path}: invalid circuit: {exc}") from exc
-
-    # ------------------------------------------------------------------ lowering
-    @classmethod
-    def from_model(cls, model) -> "Circuit":
-        """Lower a gatelearn model (in its discrete, eval-mode form) into the IR."""
-        from .lower import lower_model
-        return lower_model(model)
 
 
 def canonical_operands(op: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

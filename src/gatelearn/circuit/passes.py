@@ -28,7 +28,7 @@ topologically ordered.
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from ..gates import BY_NAME, NUM_GATES, TRUTH_NP
 from .ir import USES_A, USES_B, Circuit
 
 __all__ = ["propagate_constants", "remove_buffers", "absorb_output_inverters", "collapse_same_operands",
-           "structural_hash", "remove_dead", "optimize", "DEFAULT_PASSES", "gate_levels", "PASSES"]
+           "structural_hash", "remove_dead", "optimize", "DEFAULT_PASSES", "PASSES"]
 
 OP_FALSE, OP_TRUE = BY_NAME["FALSE"].id, BY_NAME["TRUE"].id
 OP_A, OP_B = BY_NAME["A"].id, BY_NAME["B"].id
@@ -49,18 +49,9 @@ def _ids(t: np.ndarray) -> np.ndarray:
     return (t @ _WEIGHTS).astype(np.uint8)
 
 
-def gate_levels(c: Circuit) -> np.ndarray:
-    """Level of every gate (G,): 1 + the largest level of the operands it reads (inputs are level
-    0, gates reading nothing level 1). Jacobi iteration: each sweep is vectorised and the number of
-    sweeps is the depth, so it stays fast whatever the gate order."""
-    n, G = c.num_inputs, c.num_gates
-    ua, ub = USES_A[c.op], USES_B[c.op]
-    lv = np.zeros(c.num_nodes, np.int64)
-    while True:
-        new = np.maximum(np.where(ua, lv[c.a], 0), np.where(ub, lv[c.b], 0)) + 1
-        if np.array_equal(new, lv[n:]):
-            return new
-        lv[n:] = new
+def _gate_levels(c: Circuit) -> np.ndarray:
+    """Level of every gate (G,), from the IR's one level function."""
+    return c.node_levels()[c.num_inputs:]
 
 
 def _level_groups(levels: np.ndarray):
@@ -138,7 +129,7 @@ def _sweep(c: Circuit, rule: Callable) -> Circuit:
     """Visit the gates level by level; ``rule(rw, g, t, a, b)`` rewrites gates g (old ids)."""
     rw = _Rewrite(c)
     n = c.num_inputs
-    for g in _level_groups(gate_levels(c)):
+    for g in _level_groups(_gate_levels(c)):
         t, a, b = rw.operands(g)
         rule(rw, g, t, a, b, n)
     return rw.build()
@@ -237,7 +228,7 @@ def remove_dead(c: Circuit) -> Circuit:
     n = c.num_inputs
     live = np.zeros(c.num_nodes, bool)
     live[c.outputs] = True
-    groups = list(_level_groups(gate_levels(c)))
+    groups = list(_level_groups(_gate_levels(c)))
     for g in reversed(groups):
         g = g[live[n + g]]
         ua, ub = USES_A[c.op[g]], USES_B[c.op[g]]

@@ -4,13 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Circuit
-from .passes import gate_levels
 
 
 def describe(c: Circuit) -> dict:
-    levels = gate_levels(c)
-    node_level = np.concatenate([np.zeros(c.num_inputs, np.int64), levels])
-    depth = int(node_level[c.outputs].max()) if c.num_outputs else 0
+    depth = c.depth()
     layers = {str(int(k)) if k >= 0 else "unknown": int(v)
               for k, v in zip(*np.unique(c.layer, return_counts=True))}
     return {"inputs": c.num_inputs, "gates": c.num_gates, "outputs": c.num_outputs,
@@ -28,7 +25,8 @@ def format_report(before: dict, after: dict | None = None, log: list | None = No
     lines.append("gates per kind")
     for k in kinds:
         lines.append(f"  {k:22s}" + "".join(f"{d['gates_per_kind'].get(k, 0):>16}" for _, d in cols))
-    layers = sorted({k for _, d in cols for k in d["gates_per_layer"]}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0))
+    layers = sorted({k for _, d in cols for k in d["gates_per_layer"]},
+                    key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0))
     lines.append("gates per layer")
     for k in layers:
         lines.append(f"  {k:22s}" + "".join(f"{d['gates_per_layer'].get(k, 0):>16}" for _, d in cols))
@@ -36,5 +34,6 @@ def format_report(before: dict, after: dict | None = None, log: list | None = No
         lines.append("passes (gates before -> after, seconds)")
         for e in log:
             if e["gates_before"] != e["gates_after"] or e["round"] == 0:
-                lines.append(f"  round {e['round']} {e['pass']:24s} {e['gates_before']:>8} -> {e['gates_after']:<8} {e['seconds']:.3f}")
+                lines.append(f"  round {e['round']} {e['pass']:24s} {e['gates_before']:>8} -> "
+                             f"{e['gates_after']:<8} {e['seconds']:.3f}")
     return "\n".join(lines)

@@ -1,7 +1,13 @@
-"""Logic layers: dense logic gates, the GroupSum head and input encoders (all torch.nn modules)."""
+"""Logic layers (torch.nn modules): dense logic gates, convolutional logic trees, OR pooling, the
+GroupSum head and input encoders. Importing the package declares every layer kind
+(:mod:`gatelearn.layers.kinds`)."""
+from . import conv, flatten, logic  # noqa: F401  (each module declares its layer kinds)
+from .conv import LogicConv2d, OrPool2d
 from .encoders import BitInput, OneHotEncoder, TabularEncoder, ThresholdEncoder, encoder_from_spec
 from .groupsum import GroupSum
+from .kinds import KINDS, LayerKind, kind_of, layer_defaults, register
 from .logic import LogicLayer
 
-__all__ = ["LogicLayer", "GroupSum", "BitInput", "ThresholdEncoder", "OneHotEncoder",
-           "TabularEncoder", "encoder_from_spec"]
+__all__ = ["LogicLayer", "LogicConv2d", "OrPool2d", "GroupSum", "BitInput", "ThresholdEncoder",
+           "OneHotEncoder", "TabularEncoder", "encoder_from_spec", "KINDS", "LayerKind", "kind_of",
+           "layer_defaults", "register"]

@@ -10,20 +10,24 @@ LogicConv2d
 OrPool2d
     Logical OR over each pooling window; relaxed as max (which is OR on bits).
 
-Both register as model layer kinds ('conv', 'orpool'); their circuit lowerings live in
-:mod:`gatelearn.circuit.lower_conv`.
+Both are declared as layer kinds ('conv', 'orpool') at the end of this module, with their
+lowerings: a convolution is unrolled over its output positions, every (channel, position) gets
+its own copy of the channel's tree; gates are appended level by level for the whole layer, so
+every operand is an earlier node (the IR's topological order). Zero padding reads the circuit's
+one constant FALSE node.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..gates import coeffs_tensor
+from ..gates import BY_NAME, coeffs_tensor
 from ..kernels.conv_tree import tree_forward, window_max
-from ..model import register_layer
 from . import parametrization as P
+from .kinds import LayerKind, register
 from .logic import check_binary
 
 MAX_DEPTH = 6   # 64 leaves: the fused kernel's per-tree buffers are sized for at most this
@@ -225,7 +229,8 @@ class OrPool2d(nn.Module):
             raise ValueError(f"OrPool2d needs kernel_size, stride >= 1 and padding >= 0, got "
                              f"{self.kernel_size}, {self.stride}, {self.padding}")
         if self.padding[0] >= self.kernel_size[0] or self.padding[1] >= self.kernel_size[1]:
-            raise ValueError("OrPool2d padding must be smaller than the kernel (a window of padding only is constant 0)")
+            raise ValueError("OrPool2d padding must be smaller than the kernel "
+                             "(a window of padding only is constant 0)")
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -255,11 +260,11 @@ class OrPool2d(nn.Module):
         return F.max_pool2d(x, self.kernel_size, self.stride)
 
 
-# ---------------------------------------------------------------------------- model layer kinds
+# ---------------------------------------------------------------------------- layer kinds
 CONV_OPTIONS = ("stride", "padding", "channel_groups", "parametrization", "init", "sampling", "gumbel_tau")
+OR = BY_NAME["OR"].id
 
 
-@register_layer("conv")
 def _build_conv(spec: dict, in_shape: tuple, seed: int | None):
     if len(in_shape) != 3:
         raise ValueError(f"a 'conv' layer needs (channels, height, width) input, got shape {in_shape}; "
@@ -273,9 +278,68 @@ def _build_conv(spec: dict, in_shape: tuple, seed: int | None):
     return layer, (layer.out_channels, *layer.out_size(in_shape[1], in_shape[2]))
 
 
-@register_layer("orpool")
 def _build_orpool(spec: dict, in_shape: tuple, seed: int | None):
     if len(in_shape) != 3:
         raise ValueError(f"an 'orpool' layer needs (channels, height, width) input, got shape {in_shape}")
     layer = OrPool2d(spec.get("kernel_size", 2), spec.get("stride"), spec.get("padding", 0))
     return layer, (in_shape[0], *layer.out_size(in_shape[1], in_shape[2]))
+
+
+def _pad_nodes(builder, nodes: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """Node grid (C, H, W) -> (C, H+2ph, W+2pw) with padding positions reading constant FALSE."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return nodes
+    return np.pad(nodes, ((0, 0), (ph, ph), (pw, pw)), constant_values=builder.constant(False))
+
+
+def _check_grid(nodes: np.ndarray, channels: int | None, where: str) -> np.ndarray:
+    if nodes.ndim != 3 or (channels is not None and nodes.shape[0] != channels):
+        want = f"({channels}, H, W)" if channels is not None else "(C, H, W)"
+        raise ValueError(f"{where} lowering needs input nodes shaped {want}, got {nodes.shape}; "
+                         "the encoder must produce an image (give it an image shape)")
+    return nodes
+
+
+def _lower_conv(layer: LogicConv2d, builder, nodes: np.ndarray) -> np.ndarray:
+    nodes = _check_grid(np.asarray(nodes), layer.in_channels, "LogicConv2d")
+    c, h, w = nodes.shape
+    ho, wo = layer.out_size(h, w)
+    flat = _pad_nodes(builder, nodes, layer.padding).reshape(-1)
+    idx = layer.leaf_index(h, w).cpu().numpy()                 # (O, L, P) into the padded grid
+    ops = layer.gate_ids().cpu().numpy()                       # (O, L-1) in tree order
+    O, L, P = idx.shape
+    level = flat[idx]                                          # (O, L, P) node ids of the leaves
+    start, width = 0, L // 2
+    while width >= 1:
+        op = np.broadcast_to(ops[:, start:start + width, None], (O, width, P))
+        level = builder.add_gates(op, level[:, 0::2, :], level[:, 1::2, :]).reshape(O, width, P)
+        start += width
+        width //= 2
+    return level.reshape(O, ho, wo)
+
+
+def _lower_orpool(layer: OrPool2d, builder, nodes: np.ndarray) -> np.ndarray:
+    nodes = _check_grid(np.asarray(nodes), None, "OrPool2d")
+    c, h, w = nodes.shape
+    ho, wo = layer.out_size(h, w)
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    grid = _pad_nodes(builder, nodes, layer.padding)
+    # Window members as a list of (C, H', W') node arrays, then a balanced OR tree over them
+    # (3 OR gates per 2x2 window).
+    members = [grid[:, dy:dy + sh * (ho - 1) + 1:sh, dx:dx + sw * (wo - 1) + 1:sw]
+               for dy in range(kh) for dx in range(kw)]
+    while len(members) > 1:
+        nxt = []
+        for i in range(0, len(members) - 1, 2):
+            a, b = members[i], members[i + 1]
+            nxt.append(builder.add_gates(np.full(a.size, OR), a, b).reshape(a.shape))
+        if len(members) % 2:
+            nxt.append(members[-1])
+        members = nxt
+    return np.ascontiguousarray(members[0])
+
+
+register(LayerKind("conv", LogicConv2d, _build_conv, _lower_conv,
+                   defaults={"parametrization": "softmax16", "init": "residual", "sampling": "soft"}))
+register(LayerKind("orpool", OrPool2d, _build_orpool, _lower_orpool))

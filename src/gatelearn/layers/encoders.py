@@ -58,6 +58,10 @@ class BitInput(nn.Module):
                              "Use a ThresholdEncoder or OneHotEncoder for raw features.")
         return x.float() if not x.is_floating_point() else x
 
+    @classmethod
+    def from_spec(cls, spec: dict) -> BitInput:
+        return cls(spec["features"])
+
     def spec(self) -> dict:
         return {"kind": self.kind, "features": self.in_features}
 
@@ -119,13 +123,13 @@ class ThresholdEncoder(nn.Module):
         self.register_buffer("thresholds", thresholds.clone())
 
     @classmethod
-    def uniform(cls, features: int, per_feature: int, low: float, high: float) -> "ThresholdEncoder":
+    def uniform(cls, features: int, per_feature: int, low: float, high: float) -> ThresholdEncoder:
         """Thresholds evenly spaced strictly inside (low, high), the same for every feature."""
         t = torch.linspace(low, high, per_feature + 2)[1:-1]
         return cls(features, per_feature, t.expand(features, per_feature))
 
     @classmethod
-    def fit(cls, x: torch.Tensor | np.ndarray, per_feature: int) -> "ThresholdEncoder":
+    def fit(cls, x: torch.Tensor | np.ndarray, per_feature: int) -> ThresholdEncoder:
         """Thresholds at the data's quantiles k/(per_feature+1), k = 1..per_feature, per feature."""
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
         if x.dim() != 2 or x.shape[0] == 0:
@@ -163,6 +167,10 @@ class ThresholdEncoder(nn.Module):
             values = self._window(values.view(batch, c, h, w, self.per_feature)).permute(0, 1, 4, 2, 3)
             return values.reshape(batch, *self.out_shape).to(torch.float32)
         return values.reshape(batch, self.out_features).to(torch.float32)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> ThresholdEncoder:
+        return cls(spec["features"], spec.get("per_feature", 1), image=spec.get("image"), crop=spec.get("crop"))
 
     def spec(self) -> dict:
         spec = {"kind": self.kind, "features": self.in_features, "per_feature": self.per_feature}
@@ -225,6 +233,10 @@ class OneHotEncoder(nn.Module):
         out.scatter_(1, codes + self.offsets, 1.0)
         return out
 
+    @classmethod
+    def from_spec(cls, spec: dict) -> OneHotEncoder:
+        return cls(spec["categories"])
+
     def spec(self) -> dict:
         return {"kind": self.kind, "categories": self.categories}
 
@@ -259,7 +271,7 @@ class TabularEncoder(nn.Module):
         self.out_features = sum(e.out_features for e in encs)
 
     @classmethod
-    def fit(cls, x: np.ndarray, columns: list[dict]) -> "TabularEncoder":
+    def fit(cls, x: np.ndarray, columns: list[dict]) -> TabularEncoder:
         """Build and fit the threshold columns to the quantiles of ``x`` (samples, columns)."""
         enc = cls(columns)
         x = np.asarray(x, dtype=np.float32)
@@ -271,6 +283,10 @@ class TabularEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_raw(x, self.in_features, "TabularEncoder")
         return torch.cat([e(x[:, j:j + 1]) for j, e in enumerate(self.encoders)], dim=1)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> TabularEncoder:
+        return cls(spec["columns"])
 
     def spec(self) -> dict:
         return {"kind": self.kind, "columns": self.columns}
@@ -286,17 +302,11 @@ ENCODERS = {cls.kind: cls for cls in (BitInput, ThresholdEncoder, OneHotEncoder,
 
 
 def encoder_from_spec(spec: dict) -> nn.Module:
+    """The encoder a spec describes (``spec["kind"]`` names its class in ``ENCODERS``)."""
     kind = spec.get("kind")
-    if kind == "bits":
-        return BitInput(spec["features"])
-    if kind == "thresholds":
-        return ThresholdEncoder(spec["features"], spec.get("per_feature", 1), image=spec.get("image"),
-                                crop=spec.get("crop"))
-    if kind == "onehot":
-        return OneHotEncoder(spec["categories"])
-    if kind == "tabular":
-        return TabularEncoder(spec["columns"])
-    raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODERS)}")
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder kind {kind!r}; choose one of {', '.join(ENCODERS)}")
+    return ENCODERS[kind].from_spec(spec)
 
 
 def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Module:

@@ -1,6 +1,7 @@
-"""LogicLayer: a layer of learned 2-input gates with fixed random wiring."""
+"""LogicLayer: a layer of learned 2-input gates with fixed random wiring (layer kind ``logic``)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -8,6 +9,7 @@ from ..errors import InputError
 from ..gates import coeffs_tensor
 from ..kernels import logic_forward
 from . import parametrization as P
+from .kinds import LayerKind, register
 from .wiring import CONNECTIONS, make_wiring
 
 
@@ -100,3 +102,27 @@ class LogicLayer(nn.Module):
             x = _ScaleGrad.apply(x, self.grad_factor)
         return logic_forward(x, self.idx_a, self.idx_b, self.coefficients().to(x.dtype),
                              cache=self._kernel_cache)
+
+
+# ---------------------------------------------------------------------------- layer kind 'logic'
+LOGIC_OPTIONS = ("connections", "parametrization", "init", "sampling", "gumbel_tau", "grad_factor")
+
+
+def _build(spec: dict, in_shape: tuple, seed: int | None):
+    if len(in_shape) != 1:
+        raise InputError(f"a 'logic' layer needs flat input, got shape {in_shape}; add a 'flatten' layer first")
+    opts = {k: spec[k] for k in LOGIC_OPTIONS if k in spec}
+    layer = LogicLayer(in_shape[0], spec["out"], seed=seed, **opts)
+    return layer, (layer.out_features,)
+
+
+def _lower(layer: LogicLayer, builder, nodes: np.ndarray) -> np.ndarray:
+    nodes = nodes.reshape(-1)
+    op = layer.gate_ids().cpu().numpy()
+    return builder.add_gates(op, nodes[layer.idx_a.cpu().numpy()], nodes[layer.idx_b.cpu().numpy()])
+
+
+# Residual initialisation keeps deep networks trainable (2024 paper) and is harmless for shallow ones.
+register(LayerKind("logic", LogicLayer, _build, _lower,
+                   defaults={"connections": "random", "parametrization": "softmax16", "init": "residual",
+                             "sampling": "soft"}))
