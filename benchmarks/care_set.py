@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from gatelearn import runs
-from gatelearn.backends.np_backend import compile_numpy
+from gatelearn.backends.np import compile_numpy
 from gatelearn.circuit.ir import Circuit
 from gatelearn.circuit.passes import optimize
 from gatelearn.data.datasets import load_dataset

@@ -5,7 +5,7 @@ case: little simplifies), optionally a briefly trained model (--trained RUN_DIR)
 (6 x 64,000, gaussian) with --large. Per model: gates before/after the passes, compile seconds,
 samples/s on 1 core and on all cores, gate evaluations/s, and the same run's reference: a plain
 indexed loop in C over as many gates (operands read through index arrays, values in memory),
-the limit FIELD.md describes.
+the speed limit of evaluating gates from memory one at a time.
 
     .venv/bin/python benchmarks/compiled_inference.py [--trained runs/mnist-small-brief] [--large]
         [--trained-large RUN_DIR]
@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 import gatelearn
-from gatelearn.backends.agree import model_counts
-from gatelearn.backends.crun import CProgram, compiler, throughput
+from gatelearn.backends.c import CProgram, compiler, throughput
 from gatelearn.circuit.ir import Circuit
 from gatelearn.circuit.passes import optimize
+from gatelearn.lowering import lower
+from gatelearn.verification.agreement import model_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "datasets" / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -42,7 +43,7 @@ INDEXED_LOOP = r"""
 #include <stddef.h>
 typedef uint64_t w256 __attribute__((vector_size(32)));
 /* Gate g: v[n+g] = f(v[a[g]], v[b[g]]) with f given by its truth table as 4 masks, so the loop has
-   no branches; this is the 'indexed loop over gate values in memory' of FIELD.md. */
+   no branches: the plain indexed loop over gate values in memory. */
 #define LOOP(T)                                                                        \
   for (size_t r = 0; r < reps; r++)                                                    \
     for (size_t g = 0; g < G; g++) {                                                   \
@@ -53,8 +54,10 @@ typedef uint64_t w256 __attribute__((vector_size(32)));
       T r_ = ((x & y) & m11) | ((x & ~y) & m10) | ((~x & y) & m01) | (~(x | y) & m00);  \
       v[n + g] = r_;                                                                   \
     }
-void loop64(uint64_t *v, const int32_t *a, const int32_t *b, const uint8_t *op, size_t n, size_t G, size_t reps) { LOOP(uint64_t) }
-void loop256(w256 *v, const int32_t *a, const int32_t *b, const uint8_t *op, size_t n, size_t G, size_t reps) { LOOP(w256) }
+void loop64(uint64_t *v, const int32_t *a, const int32_t *b, const uint8_t *op, size_t n, size_t G,
+            size_t reps) { LOOP(uint64_t) }
+void loop256(w256 *v, const int32_t *a, const int32_t *b, const uint8_t *op, size_t n, size_t G,
+             size_t reps) { LOOP(w256) }
 """
 
 
@@ -111,7 +114,7 @@ def gaussian_model(width: int, seed: int = 0):
 
 def bench_model(label: str, model, x: np.ndarray, seconds: float) -> dict:
     t0 = time.perf_counter()
-    lowered = Circuit.from_model(model)
+    lowered = lower(model)
     c, log = optimize(lowered)
     pass_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as cache:
@@ -127,7 +130,7 @@ def bench_model(label: str, model, x: np.ndarray, seconds: float) -> dict:
             "depth": c.depth(), "pass_seconds": round(pass_s, 2),
             "compile_seconds": round(prog.generate_seconds + prog.compile_seconds, 2),
             "generate_seconds": round(prog.generate_seconds, 2), "gcc_seconds": round(prog.compile_seconds, 2),
-            "c_source_mb": round(len(prog.source.c) / 1e6, 2), "layout": prog.source.info,
+            "c_source_mb": round(len(prog.source.data(f"{prog.source.name}.c")) / 1e6, 2), "layout": prog.source.info,
             "block_samples": prog.block_samples, "samples": int(len(x)),
             "samples_per_s_1core": round(one), "samples_per_s_all_cores": round(allc),
             "threads_all_cores": os.cpu_count(),
@@ -153,7 +156,8 @@ def main() -> int:
     x = np.concatenate([x] * 5)                          # 50,000 images per timed call
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     results = {"machine": {"cpu": cpu, "cores": os.cpu_count(),
-                           "gcc": subprocess.run([compiler(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]},
+                           "gcc": subprocess.run([compiler(), "--version"], capture_output=True,
+                                                 text=True).stdout.splitlines()[0]},
                "input": "MNIST t10k images, raw uint8 (x5), end to end to class indices", "models": []}
     results["models"].append(bench_model("mnist-small 6x8000, random gates (gaussian init, untrained)",
                                          gaussian_model(8000), x, args.seconds))

@@ -2,21 +2,22 @@
 argmax, on whole test sets (MNIST, Adult), on random circuits of every gate kind, and for batch
 sizes that are not multiples of the word width (0, 1, 63, 65, ...)."""
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gatelearn
-from gatelearn.backends import compile_circuit
-from gatelearn.backends.agree import agree_with_model, model_counts, random_circuit
-from gatelearn.backends.crun import CProgram, compiler
-from gatelearn.circuit.ir import Circuit, InputEncoding
+from gatelearn.backends import EMITTERS, Artifacts, compile_circuit, emit
+from gatelearn.backends.c import CProgram, compiler
+from gatelearn.circuit.ir import InputEncoding
 from gatelearn.circuit.passes import optimize
+from gatelearn.circuit.random import random_circuit
 from gatelearn.errors import InputError, ToolError
+from gatelearn.lowering import lower
+from gatelearn.verification.agreement import agree_with_model, model_counts
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -49,7 +50,7 @@ def mnist_model():
 
 @pytest.fixture(scope="session")
 def mnist_circuit(mnist_model):
-    c, _ = optimize(Circuit.from_model(mnist_model))
+    c, _ = optimize(lower(mnist_model))
     return c
 
 
@@ -72,7 +73,7 @@ def test_c_matches_model_on_mnist(mnist_model, mnist_c, mnist_test, threads):
 
 
 def test_unoptimized_circuit_agrees_too(mnist_model, mnist_test):
-    c = Circuit.from_model(mnist_model)
+    c = lower(mnist_model)
     assert agree_with_model(mnist_model, compile_circuit(c, "numpy"), mnist_test[:500])["agree"]
 
 
@@ -117,12 +118,12 @@ def test_adult_whole_test_set():
     m = gatelearn.build_model(spec).eval()
     fitted = TabularEncoder.fit(x, columns)
     m.encoder.load_state_dict(fitted.state_dict())
-    c, _ = optimize(Circuit.from_model(m))
+    c, _ = optimize(lower(m))
     for target in ("numpy", "c"):
         rep = agree_with_model(m, compile_circuit(c, target), x, threads=2)
         assert rep["agree"], (target, rep)
     # the raw circuit (no passes) in C as well, portable build (64-bit words, no SIMD)
-    raw = Circuit.from_model(m)
+    raw = lower(m)
     assert agree_with_model(m, CProgram(raw, portable=True), x[:3000])["agree"]
 
 
@@ -194,17 +195,71 @@ def test_class_counters_for_any_group_size(per_class):
 def test_large_workspace_gets_half_width_words(monkeypatch):
     """Auto word width: 512-bit words only while the workspace stays cache-sized; past
     WIDE_WORKSPACE_BYTES the build falls back to 256-bit words, with the same results."""
-    from gatelearn.backends import cgen
+    import gatelearn.backends.c.emit as c_emit
     rng = np.random.default_rng(11)
     c = random_circuit(rng, 30, 400, 4, 5)
     x = rng.integers(0, 2, (700, 30)).astype(np.uint8)
     expected = c.simulate(x.astype(bool)).reshape(700, 4, 5).sum(-1)
     wide = CProgram(c)
-    monkeypatch.setattr(cgen, "WIDE_WORKSPACE_BYTES", 0)
+    monkeypatch.setattr(c_emit, "WIDE_WORKSPACE_BYTES", 0)
     narrow = CProgram(c)
     assert narrow.block_samples <= 256 <= wide.block_samples
     for p in (wide, narrow):
         assert (p.run(x, threads=2).scores == expected).all()
+
+
+# ---------------------------------------------------------------- emitters
+def test_every_target_emits_artifacts(tmp_path):
+    """One interface for every target: emit(circuit, name=...) -> Artifacts, written atomically;
+    the C templates are filled completely (no ${FIELD} left)."""
+    rng = np.random.default_rng(8)
+    c = random_circuit(rng, 12, 80, 3, 4, encoder=_mixed_encoder(rng, 12, 5))
+    expected = {"c": {"m.c", "m.h", "m_main.c"}, "numpy": {"m.py", "m.npz"}, "verilog": {"m.v"},
+                "aiger": {"m.aig"}, "blif": {"m.blif"}}
+    assert set(EMITTERS) == set(expected)
+    for target, names in expected.items():
+        art = emit(c, target, "m")
+        assert isinstance(art, Artifacts) and set(art.files) == names, target
+        paths = art.write(tmp_path / target)
+        assert all(paths[f].read_bytes() == art.data(f) for f in names)
+    assert all("${" not in emit(c, "c", "m")[f] for f in expected["c"])
+    assert emit(c, "verilog").info["spec"].name == "gatelearn_model"
+    with pytest.raises(InputError, match="unknown target"):
+        emit(c, "vhdl")
+
+
+def _import_emitted(art, folder):
+    import importlib.util
+    art.write(folder)
+    spec = importlib.util.spec_from_file_location(f"emitted_{art.name}", folder / f"{art.name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_numpy_module_is_standalone_and_agrees(tmp_path, random_program):
+    """The numpy target's NAME.py imports NumPy alone and computes what Circuit.simulate does:
+    scores and classes from raw features (an encoder of gt/eq bits), and from bits (no encoder)."""
+    import ast
+    c = random_program[0]
+    art = emit(c, "numpy", "net_mixed")
+    tree = ast.parse(art["net_mixed.py"])
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "pathlib", "numpy"}, imported
+    module = _import_emitted(art, tmp_path / "mixed")
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 65, 700):
+        x = _raw(rng, n, 70)
+        scores, classes = module.predict(x)
+        expected = c.simulate(c.encoder.encode(x)).reshape(n, 7, 9).sum(-1)
+        assert (scores == expected).all() and (classes == (expected.argmax(1) if n else [])).all()
+        assert (module.predict(x.astype(np.float32))[0] == expected).all()
+    bits_only = random_circuit(np.random.default_rng(4), 20, 300, 3, 5)
+    module = _import_emitted(emit(bits_only, "numpy", "net_bits"), tmp_path / "bits")
+    x = rng.integers(0, 2, (300, 20)).astype(np.uint8)
+    assert (module.eval_bits(x.astype(bool)) == bits_only.simulate(x.astype(bool))).all()
+    assert (module.predict(x)[0] == compile_circuit(bits_only, "numpy").run(x).scores).all()
 
 
 # ---------------------------------------------------------------- errors

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import gatelearn
-from gatelearn.cli.main import main
 from gatelearn.circuit.ir import Circuit
+from gatelearn.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,10 @@ def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
     for f in ("gatelearn_net.c", "gatelearn_net.h", "gatelearn_net_main.c"):
         assert (tmp_path / "c" / f).exists()
     assert Circuit.load(run_dir / "circuit.npz").num_gates == rep["gates_after_passes"]
+    # the numpy target: the standalone module and its tables, checked against the model too
+    assert main(["compile", str(run_dir), "--target", "numpy", "--out", str(tmp_path / "np")]) == 0
+    assert json.loads(capsys.readouterr().out)["check"]["agree"]
+    assert {"gatelearn_net.py", "gatelearn_net.npz"} <= {f.name for f in (tmp_path / "np").iterdir()}
 
     x = np.random.default_rng(0).integers(0, 256, (97, 30)).astype(np.uint8)
     np.save(tmp_path / "x.npy", x)
@@ -44,7 +48,7 @@ def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
     assert (np.load(tmp_path / "y.npy") == expected).all()
     # --scores with --out keeps the scores (the circuit's class counts): the (N, classes) array,
     # or the text lines of stdout
-    from gatelearn.backends.agree import model_counts
+    from gatelearn.verification.agreement import model_counts
     assert main(["predict", str(run_dir), "--input", str(tmp_path / "x.csv"), "--scores",
                  "--out", str(tmp_path / "s.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "s.npy"), model_counts(model, x))
@@ -71,6 +75,7 @@ def test_uncompiled_run_uses_the_passes(run_dir, tmp_path, capsys):
     """A run never compiled is benchmarked (and predicted) on the circuit after gatelearn's
     passes, computed on the fly, not on the raw lowering; nothing is written into the run."""
     import shutil
+
     from gatelearn import runs
     from gatelearn.circuit.passes import optimize
     fresh = tmp_path / "fresh"

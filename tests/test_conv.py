@@ -17,6 +17,7 @@ from gatelearn.kernels.conv_tree import fused_tree_available, tree_forward, tree
 from gatelearn.layers import parametrization as P
 from gatelearn.layers.conv import LogicConv2d, OrPool2d
 from gatelearn.layers.encoders import ThresholdEncoder, apply_encoder_override
+from gatelearn.lowering import lower
 from gatelearn.model import build_model, load, save
 
 MNIST_DIRS = [os.environ.get("GATELEARN_DATA"), str(Path(__file__).resolve().parents[2] / "shared" / "datasets"),
@@ -347,7 +348,7 @@ def test_threshold_encoder_relaxed_ramp():
 
 
 def test_crop_override_keeps_thresholds_and_compiles_exactly():
-    from gatelearn.backends.crun import compile_c
+    from gatelearn.backends.c import compile_c
     base = ThresholdEncoder(64, 1, torch.rand(64, 1) * 255)
     enc = apply_encoder_override(base, {"kind": "thresholds", "image": [1, 8, 8], "crop": [2, 1, 5, 6]})
     assert torch.equal(enc.thresholds, base.thresholds) and enc.out_features == 30
@@ -362,7 +363,7 @@ def test_crop_override_keeps_thresholds_and_compiles_exactly():
     _assert_lowering_exact(model, x)
     with torch.no_grad():
         want = model(torch.from_numpy(x.astype(np.float32))).argmax(1).numpy()
-    got = compile_c(Circuit.from_model(model)).run(x).classes
+    got = compile_c(lower(model)).run(x).classes
     assert np.array_equal(got, want)
 
 
@@ -408,7 +409,7 @@ def test_state_dict_round_trip(tmp_path):
 
 def _assert_lowering_exact(model, x: np.ndarray, chunk: int = 2000):
     model.eval()
-    circuit = Circuit.from_model(model)
+    circuit = lower(model)
     for i in range(0, len(x), chunk):
         xb = x[i:i + chunk]
         bits = circuit.encoder.encode(xb)

@@ -15,12 +15,20 @@ import pytest
 import torch
 
 import gatelearn
-from gatelearn import hardware, runs
-from gatelearn.backends import aiger, blif, verilog
+from gatelearn import runs
+from gatelearn.backends import aiger, verilog
 from gatelearn.circuit.ir import Circuit
 from gatelearn.cli.main import main
 from gatelearn.errors import ToolError
+from gatelearn.flows.export import export
+from gatelearn.flows.manifest import MANIFEST, load_manifest
+from gatelearn.flows.optimize import optimize
+from gatelearn.flows.report import report
+from gatelearn.flows.simulate import simulate_artifact
+from gatelearn.flows.verify import VERIFY_FILE, verify
 from gatelearn.tools import abc, sim, yosys
+from gatelearn.verification.agreement import reference_outputs
+from gatelearn.verification.testbench import parse_results
 
 needs_abc = pytest.mark.skipif(not abc.available(), reason="ABC (apt-get install berkeley-abc) is not installed")
 needs_yosys = pytest.mark.skipif(not yosys.available(), reason="yosys (apt-get install yosys) is not installed")
@@ -51,8 +59,8 @@ def flow_run(tmp_path_factory):
         pytest.skip("ABC and yosys are needed (apt-get install berkeley-abc yosys)")
     run = tmp_path_factory.mktemp("run")
     model = make_run(run)
-    opt = hardware.optimize(run)
-    hardware.export(run, pipeline=2, vectors=64)
+    opt = optimize(run)
+    export(run, pipeline=2, vectors=64)
     return run, model, opt
 
 
@@ -71,7 +79,7 @@ def test_optimize_keeps_smaller_proven_circuit(flow_run):
         assert (run / runs.ABC_CIRCUIT_FILE).exists() and best.num_gates == opt.gates_after < opt.gates_before
     # Encoder and head survive ABC: the chosen circuit classifies like the model.
     x = np.random.default_rng(1).integers(0, 256, (200, 10))
-    cls, _ = verilog.software_outputs(best, x)
+    cls, _ = reference_outputs(best, x)
     assert (cls == model.predict(torch.tensor(x, dtype=torch.float32)).numpy()).all()
 
 
@@ -79,14 +87,14 @@ def test_optimize_keeps_smaller_proven_circuit(flow_run):
 @needs_yosys
 def test_verify_proves_everything(flow_run):
     run, _, _ = flow_run
-    rep = hardware.verify(run)
+    rep = verify(run)
     assert rep.ok, [c.to_dict() for c in rep.failed]
     items = {c.item for c in rep.checks}
     assert {"artifacts/net.aig", "artifacts/net.blif", "artifacts/gatelearn_model.v",
             "artifacts/gatelearn_model_pipe2.v"} <= items
     # The network module and the whole top are proven separately for each Verilog file.
     assert sum(c.item == "artifacts/gatelearn_model_pipe2.v" for c in rep.checks) == 2
-    assert json.loads((run / hardware.VERIFY_FILE).read_text())["ok"] is True
+    assert json.loads((run / VERIFY_FILE).read_text())["ok"] is True
 
 
 def flip_one_gate(c: Circuit, g: int | None = None) -> Circuit:
@@ -105,7 +113,7 @@ def test_verify_names_the_changed_circuit(flow_run, tmp_path):
     run = copy_run(flow_run[0], tmp_path / "run")
     bad = flip_one_gate(runs.model_circuit(run))
     bad.save(run / runs.CIRCUIT_FILE)
-    rep = hardware.verify(run)
+    rep = verify(run)
     assert not rep.ok
     failed = {c.item for c in rep.failed}
     assert failed == {runs.CIRCUIT_FILE}
@@ -126,7 +134,7 @@ def test_verify_names_each_changed_artifact(flow_run, tmp_path):
     v = (art / "gatelearn_model_pipe2.v").read_text()
     line = next(ln for ln in v.splitlines() if ln.startswith("  wire g") and " & " in ln and "~" not in ln)
     (art / "gatelearn_model_pipe2.v").write_text(v.replace(line, line.replace(" & ", " | "), 1))
-    rep = hardware.verify(run, include_circuits=False)
+    rep = verify(run, include_circuits=False)
     failed = {c.item for c in rep.failed}
     assert failed == {"artifacts/net.aig", "artifacts/gatelearn_model_pipe2.v"}, [c.to_dict() for c in rep.checks]
 
@@ -136,16 +144,16 @@ def test_verify_names_each_changed_artifact(flow_run, tmp_path):
 def test_verify_catches_wrong_latency_and_unknown_files(flow_run, tmp_path):
     run = copy_run(flow_run[0], tmp_path / "run")
     art = run / runs.ARTIFACTS_DIR
-    m = json.loads((art / hardware.MANIFEST).read_text())
+    m = json.loads((art / MANIFEST).read_text())
     for e in m["artifacts"]:
         if e["file"] == "gatelearn_model_pipe2.v":
             e["spec"]["latency"] += 1
-    (art / hardware.MANIFEST).write_text(json.dumps(m))
+    (art / MANIFEST).write_text(json.dumps(m))
     (art / "stray.blif").write_text(".model s\n.inputs a\n.outputs f\n.names a f\n1 1\n.end\n")
     (art / "net.blif").unlink()
     (art / "net.aig").unlink()
     (art / "gatelearn_model.v").unlink()
-    rep = hardware.verify(run, include_circuits=False)
+    rep = verify(run, include_circuits=False)
     by_item = {}
     for c in rep.failed:
         by_item.setdefault(c.item, []).append(c.detail)
@@ -157,16 +165,16 @@ def test_verify_catches_wrong_latency_and_unknown_files(flow_run, tmp_path):
 @needs_iverilog
 def test_iverilog_agrees_bit_for_bit(flow_run):
     run, model, _ = flow_run
-    r = hardware.simulate_artifact(run, "gatelearn_model", "iverilog")
+    r = simulate_artifact(run, "gatelearn_model", "iverilog")
     assert r["testbench_errors"] == 0 and r["results"] == r["vectors"] == 64
     # The dumped results equal the software model and the torch model, count by count.
     art = run / runs.ARTIFACTS_DIR
-    spec = verilog.HwSpec(**next(e for e in hardware.load_manifest(run)["artifacts"]
+    spec = verilog.HwSpec(**next(e for e in load_manifest(run)["artifacts"]
                                  if e["file"] == "gatelearn_model.v")["spec"])
-    cls, cnt = verilog.parse_results((art / "gatelearn_model_results.txt").read_text(), spec)
+    cls, cnt = parse_results((art / "gatelearn_model_results.txt").read_text(), spec)
     x = np.array([[int(h[i:i + 2], 16) for i in range(0, len(h), 2)][::-1]
                   for h in (art / "gatelearn_model_x.hex").read_text().split()])
-    scls, scnt = verilog.software_outputs(runs.model_circuit(run), x)
+    scls, scnt = reference_outputs(runs.model_circuit(run), x)
     assert (cnt == scnt).all() and (cls == scls).all()
     assert (cls == model.predict(torch.tensor(x, dtype=torch.float32)).numpy()).all()
 
@@ -175,7 +183,7 @@ def test_iverilog_agrees_bit_for_bit(flow_run):
 @pytest.mark.slow
 def test_verilator_runs_pipelined_testbench(flow_run):
     run, _, _ = flow_run
-    r = hardware.simulate_artifact(run, "gatelearn_model_pipe2", "verilator")
+    r = simulate_artifact(run, "gatelearn_model_pipe2", "verilator")
     assert r["testbench_errors"] == 0 and r["results"] == 64 and r["class_agree"] == 64
 
 
@@ -186,7 +194,7 @@ def test_testbench_detects_wrong_golden_vectors(flow_run, tmp_path):
     lines = f.read_text().split()
     lines[3] = format((int(lines[3], 16) + 1) % 3, "x")
     f.write_text("\n".join(lines) + "\n")
-    r = hardware.simulate_artifact(run, "gatelearn_model", "iverilog")
+    r = simulate_artifact(run, "gatelearn_model", "iverilog")
     assert r["testbench_errors"] == 1
 
 
@@ -194,7 +202,7 @@ def test_testbench_detects_wrong_golden_vectors(flow_run, tmp_path):
 @needs_yosys
 def test_report_figures(flow_run, capsys):
     run, _, opt = flow_run
-    r = hardware.report(run)
+    r = report(run)
     assert r["gates"] == runs.best_circuit(run).num_gates
     assert r["abc_ands"] > 0 and r["luts_network"] > 0 and r["lut_depth_network"] >= 1
     # popcount and argmax cost LUTs too; the network (mapped by ABC) is a black box in yosys's part
@@ -330,7 +338,7 @@ def test_failed_optimize_writes_nothing(tmp_path, monkeypatch):
     run = tmp_path / "run"
     make_run(run, seed=2)
     with pytest.raises(ToolError):
-        hardware.optimize(run, script="no_such_command")
+        optimize(run, script="no_such_command")
     assert not (run / runs.ABC_CIRCUIT_FILE).exists()
     assert not list(run.glob(".*tmp"))
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gatelearn
 from gatelearn.backends import aiger, blif, verilog
 from gatelearn.circuit.ir import Circuit
 from gatelearn.errors import FileFormatError, InputError
 from gatelearn.gates import NUM_GATES
+from gatelearn.lowering import lower
+from gatelearn.verification.testbench import to_hw_features
 
 
 def random_circuit(seed: int, inputs: int = 12, gates: int = 60, outputs: int = 8) -> Circuit:
@@ -156,15 +159,15 @@ def small_model(classes=3, features=6, per_feature=2, seed=0, bits=False):
     if not bits:
         import torch
         with torch.no_grad():
-            m.encoder.thresholds.copy_(torch.tensor(np.random.default_rng(seed).uniform(-3, 300, (features, per_feature)),
-                                                    dtype=torch.float32))
+            thresholds = np.random.default_rng(seed).uniform(-3, 300, (features, per_feature))
+            m.encoder.thresholds.copy_(torch.tensor(thresholds, dtype=torch.float32))
     return m
 
 
 def test_encoder_constants_match_float_semantics():
     # x > t for integer x equals x > floor(float32(t)); out-of-range thresholds become constants.
     m = small_model()
-    c = Circuit.from_model(m)
+    c = lower(m)
     spec = verilog.hw_spec(c)
     consts = verilog.encoder_constants(c, spec.width)
     xs = np.arange(0, 1 << spec.width)
@@ -178,7 +181,7 @@ def test_encoder_constants_match_float_semantics():
 
 def test_verilog_text_has_latency_and_every_gate():
     m = small_model()
-    c = Circuit.from_model(m)
+    c = lower(m)
     text, spec = verilog.emit_verilog(c, "mdl", pipeline=2)
     assert f"LATENCY = {spec.latency} clock cycles" in text
     assert spec.latency == -(-c.depth() // 2) + 2
@@ -188,12 +191,12 @@ def test_verilog_text_has_latency_and_every_gate():
 
 
 def test_hardware_features_reject_fractions():
-    c = Circuit.from_model(small_model())
+    c = lower(small_model())
     spec = verilog.hw_spec(c)
     with pytest.raises(InputError, match="integer"):
-        verilog.to_hw_features(c, spec, np.full((2, 6), 1.5))
+        to_hw_features(c, spec, np.full((2, 6), 1.5))
     x = np.full((1, 6), 10 ** 6)
-    assert (verilog.to_hw_features(c, spec, x) == (1 << spec.width) - 1).all()
+    assert (to_hw_features(c, spec, x) == (1 << spec.width) - 1).all()
 
 
 @settings(max_examples=60, deadline=None)

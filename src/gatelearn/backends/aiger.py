@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..circuit.ir import Circuit
+from ..circuit.ir import Circuit, canonical_operands
 from ..errors import FileFormatError
 from ..fileio import atomic_write_bytes
-from ..gates import BY_NAME, gate_id_from_truth, truth_rows
+from ..gates import BY_NAME, GATES, gate_id_from_truth, truth_rows
+from .base import Artifacts, Emitter
 
-__all__ = ["AigBuilder", "circuit_to_aig", "write_aiger", "read_aiger", "aiger_bytes", "parse_aiger"]
+__all__ = ["AigerEmitter", "AigBuilder", "circuit_to_aig", "write_aiger", "read_aiger", "aiger_bytes",
+           "parse_aiger", "naive_and_count"]
 
 FALSE, TRUE = 0, 1
 
@@ -142,24 +144,33 @@ def circuit_to_aig(circuit: Circuit, builder: AigBuilder | None = None,
 def naive_and_count(circuit: Circuit) -> int:
     """ANDs of the gate-by-gate translation (no hashing, no dead-logic removal): 1 per AND-like
     gate, 3 per XOR/XNOR, 0 for wires and constants. The baseline ABC's savings are measured from."""
-    ones = np.array([sum(truth_rows(i)) for i in range(16)])
-    xor_like = np.array([sum(truth_rows(i)) == 2 and truth_rows(i)[0] == truth_rows(i)[3] for i in range(16)])
+    ones = np.array([sum(g.truth) for g in GATES])
+    xor_like = np.array([sum(g.truth) == 2 and g.truth[0] == g.truth[3] for g in GATES])
     cost = np.where(xor_like, 3, np.where((ones == 1) | (ones == 3), 1, 0))
     return int(cost[circuit.op].sum())
 
 
-def input_names(n: int) -> list[str]:
-    return [f"i{i}" for i in range(n)]
-
-
-def output_names(n: int) -> list[str]:
-    return [f"o{i}" for i in range(n)]
-
-
-def aiger_bytes(circuit: Circuit, comment: str = "") -> bytes:
+def aiger_bytes(circuit: Circuit, comment: str = "", input_names: list[str] | None = None,
+                output_names: list[str] | None = None) -> bytes:
+    """The gate network as binary AIGER with a symbol table (default names: inputs i<k>,
+    outputs o<k>); the head and the encoder are not part of it."""
     builder, outs = circuit_to_aig(circuit)
-    return builder.to_bytes(outs, input_names(circuit.num_inputs), output_names(circuit.num_outputs),
+    return builder.to_bytes(outs, input_names or [f"i{i}" for i in range(circuit.num_inputs)],
+                            output_names or [f"o{k}" for k in range(circuit.num_outputs)],
                             comment or "gatelearn gate network (GroupSum head and encoder not included)")
+
+
+class AigerEmitter(Emitter):
+    """Target ``aiger``: NAME.aig, the gate network (no head, no encoder). Options: ``comment``,
+    ``input_names``, ``output_names`` (the symbol table; ABC's ``cec`` matches ports by name)."""
+    target = "aiger"
+    default_name = "net"
+
+    def emit(self, circuit: Circuit, name: str | None = None, comment: str = "",
+             input_names: list[str] | None = None, output_names: list[str] | None = None) -> Artifacts:
+        name = name or self.default_name
+        data = aiger_bytes(circuit.validate(), comment, input_names, output_names)
+        return Artifacts(name, {f"{name}.aig": data}, {"gates": circuit.num_gates})
 
 
 def write_aiger(circuit: Circuit, path: str | os.PathLike, comment: str = "") -> Path:
@@ -449,7 +460,6 @@ def _aig_to_circuit(I, in_vars, var_kind, lhs, r0, r1, order, out_lits) -> Circu
                 negated[nd] = new_gate(BY_NAME["NOT_A"].id, nd, 0)
             nd = negated[nd]
         outs.append(nd)
-    from ..circuit.ir import canonical_operands
     op = np.array(ops, np.uint8)
     a, b = canonical_operands(op, np.array(aa, np.int64), np.array(bb, np.int64))
     try:

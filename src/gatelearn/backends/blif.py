@@ -22,11 +22,13 @@ from ..circuit.ir import Circuit, canonical_operands
 from ..errors import FileFormatError
 from ..fileio import atomic_write_text
 from ..gates import BY_NAME, gate_id_from_truth, truth_rows
+from .base import Artifacts, Emitter
 
-__all__ = ["blif_text", "write_blif", "read_blif", "parse_blif"]
+__all__ = ["BlifEmitter", "blif_text", "write_blif", "read_blif", "parse_blif"]
 
 
 def blif_text(circuit: Circuit, model: str = "gatelearn_net") -> str:
+    """The gate network as BLIF text (``.model`` named ``model``; inputs i<k>, outputs o<k>)."""
     n = circuit.num_inputs
     name = [f"i{i}" for i in range(n)] + [f"g{g}" for g in range(circuit.num_gates)]
     outs = [f"o{k}" for k in range(circuit.num_outputs)]
@@ -62,6 +64,17 @@ def blif_text(circuit: Circuit, model: str = "gatelearn_net") -> str:
     return "\n".join(lines) + "\n"
 
 
+class BlifEmitter(Emitter):
+    """Target ``blif``: NAME.blif, the gate network (no head, no encoder). Option: ``model``,
+    the ``.model`` name."""
+    target = "blif"
+    default_name = "net"
+
+    def emit(self, circuit: Circuit, name: str | None = None, model: str = "gatelearn_net") -> Artifacts:
+        name = name or self.default_name
+        return Artifacts(name, {f"{name}.blif": blif_text(circuit.validate(), model)}, {"gates": circuit.num_gates})
+
+
 def write_blif(circuit: Circuit, path: str | os.PathLike, model: str = "gatelearn_net") -> Path:
     """Write the gate network as BLIF, atomically."""
     path = Path(path)
@@ -70,6 +83,7 @@ def write_blif(circuit: Circuit, path: str | os.PathLike, model: str = "gatelear
 
 
 def read_blif(path: str | os.PathLike) -> Circuit:
+    """Read a combinational BLIF file into an IR circuit (see :func:`parse_blif`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

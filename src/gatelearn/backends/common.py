@@ -1,4 +1,5 @@
-"""What every simulation backend shares: checking raw inputs, and the result type."""
+"""What every runner shares: the raw-input contract (shape, dtype, NaN; the circuit's encoding)
+and the result type, :class:`Prediction`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ def num_features(c: Circuit) -> int:
 
 
 def num_classes(c: Circuit) -> int:
+    """Classes of the GroupSum head; without a head, each output bit is a score."""
     return c.head.classes if c.head is not None else c.num_outputs
 
 
@@ -51,4 +53,5 @@ def check_raw(c: Circuit, x, where: str) -> np.ndarray:
 
 
 def argmax_first(scores: np.ndarray) -> np.ndarray:
+    """Class indices int32 (N,): the first maximum of each row, as torch.argmax."""
     return np.argmax(scores, axis=1).astype(np.int32) if scores.shape[1] else np.zeros(len(scores), np.int32)

@@ -23,34 +23,34 @@ The gate network is also emitted alone as ``NAME_net`` (``in_bits`` -> ``out_bit
 combinational top instantiates; each gate is the gate table's Verilog expression.
 
 The popcount is a compressor tree (groups of up to six bits -> their count, see
-:func:`compressor_plan`), the argmax a balanced comparison tree in which the right operand wins
-only when strictly larger; :func:`reference_aig` builds the same function as an AIG straight
-from the IR, in the same shape, for the equivalence proof.
+:func:`compressor_plan`), the argmax a balanced comparison tree (:func:`tree_plan`) in which the
+right operand wins only when strictly larger; :func:`gatelearn.verification.reference.reference_aig`
+builds the same function as an AIG straight from the IR, in the same shape (from the same two
+plans), for the equivalence proof.
 """
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..circuit.ir import Circuit
+from ..circuit.ir import USES_A, USES_B, Circuit
 from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..gates import GATES
-from .aiger import AigBuilder, circuit_to_aig
+from .base import Artifacts, Emitter
 
-__all__ = ["HwSpec", "hw_spec", "emit_verilog", "emit_testbench", "reference_aig", "tree_plan",
-           "compressor_plan", "feature_width", "encoder_constants", "to_hw_features", "software_outputs",
-           "write_verilog"]
+__all__ = ["VerilogEmitter", "HwSpec", "hw_spec", "emit_verilog", "write_verilog", "tree_plan",
+           "compressor_plan", "feature_width", "encoder_constants"]
 
 MIN_FEATURE_BITS = 8
 
 
 @dataclass
 class HwSpec:
+    """The interface of an emitted Verilog top (widths of its ports, latency)."""
     name: str
     features: int          # F: number of x fields
     width: int             # W: bits per field
@@ -98,6 +98,7 @@ def encoder_constants(circuit: Circuit, width: int | None = None) -> list[tuple[
 
 
 def feature_width(circuit: Circuit) -> int:
+    """Bits per feature field: at least 8, and enough that every constant is below 2^W - 1."""
     if circuit.encoder is None:
         return 1
     consts = [c for k, c in encoder_constants(circuit) if k in ("gt", "eq")]
@@ -106,6 +107,8 @@ def feature_width(circuit: Circuit) -> int:
 
 
 def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, width: int | None = None) -> HwSpec:
+    """The :class:`HwSpec` of ``circuit``'s Verilog top; an InputError when it cannot be emitted
+    (no GroupSum head, a bad module name, a width too small for the thresholds)."""
     if circuit.head is None:
         raise InputError("Verilog export needs a circuit with a GroupSum head (class outputs)")
     if not name.isidentifier():
@@ -121,32 +124,14 @@ def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, 
     group = circuit.num_outputs // C
     depth = circuit.depth()
     stages = max(1, math.ceil(depth / pipeline)) if pipeline else 0
-    return HwSpec(name=name, features=circuit.encoder.num_features if circuit.encoder is not None else circuit.num_inputs,
+    features = circuit.encoder.num_features if circuit.encoder is not None else circuit.num_inputs
+    return HwSpec(name=name, features=features,
                   width=width if circuit.encoder is not None else 1, bits_input=circuit.encoder is None,
                   classes=C, group=group, count_bits=max(1, group.bit_length()),
                   class_bits=max(1, (C - 1).bit_length()), pipeline=pipeline, net_depth=depth,
                   latency=stages + 2 if pipeline else 0)
 
 
-def to_hw_features(circuit: Circuit, spec: HwSpec, x: np.ndarray) -> np.ndarray:
-    """Raw features -> the unsigned integers the hardware takes (saturated to 2^W - 1).
-
-    Raises InputError for values that are not non-negative integers: the comparators are exact
-    only on integers.
-    """
-    x = np.asarray(x)
-    if spec.bits_input:
-        if not np.isin(x, (0, 1)).all():
-            raise InputError("bit inputs must be 0 or 1")
-        return x.astype(np.uint64)
-    xf = x.astype(np.float64)
-    if (xf < 0).any() or (xf != np.floor(xf)).any():
-        raise InputError("the hardware encoder takes non-negative integer features; these features have "
-                         "negative or fractional values")
-    return np.minimum(xf, (1 << spec.width) - 1).astype(np.uint64)
-
-
-# ------------------------------------------------------------------------------ trees
 def tree_plan(n: int) -> list[list[tuple[int, ...]]]:
     """Balanced reduction of n leaves: per level, tuples of indices into the previous level
     (pairs are combined, a single is passed up). Shared by the Verilog and the reference AIG."""
@@ -231,7 +216,7 @@ def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
     G, B = spec.group, spec.count_bits
     groups, rows = compressor_plan(G)
     for k in range(spec.classes):
-        def ref(r):
+        def ref(r, k=k):
             if r is None:
                 return "1'b0"
             return f"{bits}[{k * G + r[1]}]" if r[0] == "in" else f"pc{k}_{r[1]}[{r[2]}]"
@@ -248,7 +233,7 @@ def _popcount_lines(spec: HwSpec, bits: str, counts: str) -> list[str]:
 
 def _count_lines(name: str, group: list[str]) -> list[str]:
     """Wire ``name`` = the number of ones among 3 to 6 bits, from two full adders and their sum
-    (the same construction as :func:`_count_aig`)."""
+    (the same construction as the reference AIG's, :mod:`gatelearn.verification.reference`)."""
     def full_adder(nm, x, y, z):
         return [f"  wire {nm}_s = {x} ^ {y} ^ {z};", f"  wire {nm}_c = ({x} & {y}) | ({z} & ({x} ^ {y}));"]
     if len(group) == 3:
@@ -313,11 +298,9 @@ def _header(circuit: Circuit, spec: HwSpec) -> list[str]:
     return lines
 
 
-def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0,
-                 width: int | None = None) -> tuple[str, HwSpec]:
-    """Verilog text of the network module ``NAME_net`` and the top ``NAME``; and the HwSpec."""
-    circuit.validate()
-    spec = hw_spec(circuit, name, pipeline, width)
+def _verilog_text(circuit: Circuit, spec: HwSpec) -> str:
+    """The network module and the top, as :class:`VerilogEmitter` emits them."""
+    name, pipeline = spec.name, spec.pipeline
     N, O, C, B, K = circuit.num_inputs, circuit.num_outputs, spec.classes, spec.count_bits, spec.class_bits
     out = ["`default_nettype none", *_header(circuit, spec), ""]
     # Network-only module: proven gate for gate against the IR by `gatelearn verify`.
@@ -327,7 +310,7 @@ def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int 
              f"output wire [{C * B - 1}:0] counts"]
     if not pipeline:
         out += [f"module {name}(" + ", ".join(ports) + ");",
-                f"  localparam LATENCY = 0;",
+                "  localparam LATENCY = 0;",
                 f"  wire [{max(N, 1) - 1}:0] bits;",
                 *_encoder_lines(circuit, spec, "bits"),
                 f"  wire [{O - 1}:0] out_bits;",
@@ -335,7 +318,7 @@ def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int 
                 *_popcount_lines(spec, "out_bits", "counts"),
                 *_argmax_lines(spec, "counts", "class_idx"),
                 "endmodule", ""]
-        return "\n".join(out), spec
+        return "\n".join(out)
     out += [f"module {name}(input wire clk, input wire rst, input wire in_valid, output wire out_valid, "
             + ", ".join(ports) + ");",
             f"  localparam LATENCY = {spec.latency};",
@@ -358,7 +341,7 @@ def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int 
             f"{{valid_pipe[{spec.latency - 2}:0], in_valid}};",
             f"  assign out_valid = valid_pipe[{spec.latency - 1}];",
             "endmodule", ""]
-    return "\n".join(out), spec
+    return "\n".join(out)
 
 
 def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
@@ -381,7 +364,6 @@ def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
             need[v] = max(need.get(v, 0), s)
 
     op, a, b = circuit.op.tolist(), circuit.a.tolist(), circuit.b.tolist()
-    from ..circuit.ir import USES_A, USES_B
     ua, ub = USES_A[circuit.op].tolist(), USES_B[circuit.op].tolist()
     for g in range(circuit.num_gates):
         s = int(stage[n + g])
@@ -419,238 +401,31 @@ def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
     return lines
 
 
+class VerilogEmitter(Emitter):
+    """Target ``verilog``: NAME.v with the network module ``NAME_net`` and the top ``NAME``;
+    ``info["spec"]`` is its :class:`HwSpec`. Options: ``pipeline`` (0: combinational; N: registers
+    every N logic levels) and ``width`` (bits per feature; default the smallest that holds every
+    threshold)."""
+    target = "verilog"
+    default_name = "gatelearn_model"
+
+    def emit(self, circuit: Circuit, name: str | None = None, pipeline: int = 0,
+             width: int | None = None) -> Artifacts:
+        circuit.validate()
+        spec = hw_spec(circuit, name or self.default_name, pipeline, width)
+        return Artifacts(spec.name, {f"{spec.name}.v": _verilog_text(circuit, spec)}, {"spec": spec})
+
+
+def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0,
+                 width: int | None = None) -> tuple[str, HwSpec]:
+    """Verilog text of the network module ``NAME_net`` and the top ``NAME``; and the HwSpec."""
+    art = VerilogEmitter().emit(circuit, name, pipeline, width)
+    return art[f"{name}.v"], art.info["spec"]
+
+
 def write_verilog(circuit: Circuit, path: str | os.PathLike, name: str = "gatelearn_model", pipeline: int = 0,
                   width: int | None = None) -> HwSpec:
+    """Write the Verilog of :func:`emit_verilog` to ``path`` (atomically); returns the HwSpec."""
     text, spec = emit_verilog(circuit, name, pipeline, width)
     atomic_write_text(path, text)
     return spec
-
-
-# ------------------------------------------------------------------------------ software golden model
-def software_outputs(circuit: Circuit, x: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """(class index, class counts) of the software model for raw features (or bits) x."""
-    cls, cnt = [], []
-    for lo in range(0, len(x), chunk):
-        xb = np.asarray(x[lo:lo + chunk])
-        bits = circuit.encoder.encode(xb) if circuit.encoder is not None else xb.astype(bool)
-        counts = circuit.class_counts(circuit.simulate(bits))
-        cnt.append(counts)
-        cls.append(np.argmax(counts, axis=1))
-    return np.concatenate(cls), np.concatenate(cnt)
-
-
-def _hex_rows(values: np.ndarray, width: int) -> list[str]:
-    """Rows of unsigned fields (field 0 in the low bits) as hex for $readmemh."""
-    values = np.asarray(values, np.uint64)
-    total = values.shape[1] * width
-    digits = (total + 3) // 4
-    if width == 8:
-        return [bytes(r[::-1].astype(np.uint8)).hex().rjust(digits, "0")[-digits:] for r in values]
-    rows = []
-    for r in values.tolist():
-        acc = 0
-        for f, v in enumerate(r):
-            acc |= int(v) << (f * width)
-        rows.append(format(acc, f"0{digits}x"))
-    return rows
-
-
-def emit_testbench(circuit: Circuit, spec: HwSpec, x: np.ndarray, prefix: str | None = None
-                   ) -> tuple[str, dict[str, str]]:
-    """Self-checking testbench ``NAME_tb`` and its vector files (name -> text).
-
-    Golden class indices and counts come from the software model (the IR simulation). The
-    testbench prints ``GATELEARN_TB vectors=N errors=E`` and writes every result to
-    ``NAME_results.txt`` ("class counts" in hex per line) for a bit-for-bit comparison.
-    """
-    name = spec.name
-    prefix = prefix or name
-    hx = to_hw_features(circuit, spec, x)
-    cls, cnt = software_outputs(circuit, x)
-    n = len(hx)
-    files = {f"{prefix}_x.hex": "\n".join(_hex_rows(hx, spec.width)) + "\n",
-             f"{prefix}_class.hex": "\n".join(format(int(c), "x") for c in cls) + "\n",
-             f"{prefix}_counts.hex": "\n".join(_hex_rows(cnt, spec.count_bits)) + "\n"}
-    XW, CB, K = spec.x_bits, spec.classes * spec.count_bits, spec.class_bits
-    decl = [
-        "`timescale 1ns/1ps",
-        f"// Self-checking testbench for {name}: {n} golden vectors from gatelearn's software model.",
-        f"module {name}_tb;",
-        f"  localparam N = {n};",
-        f"  reg [{XW - 1}:0] xmem [0:N-1];",
-        f"  reg [{K - 1}:0] kmem [0:N-1];",
-        f"  reg [{CB - 1}:0] cmem [0:N-1];",
-        f"  reg [{XW - 1}:0] x;",
-        f"  wire [{K - 1}:0] class_idx;",
-        f"  wire [{CB - 1}:0] counts;",
-        "  integer i, errors, fd;",
-        "  task check(input integer j); begin",
-        '    $fwrite(fd, "%h %h\\n", class_idx, counts);',
-        "    if (class_idx !== kmem[j] || counts !== cmem[j]) begin",
-        "      errors = errors + 1;",
-        '      if (errors <= 10) $display("MISMATCH vector %0d: class %0d (expected %0d) counts %h (expected %h)",'
-        " j, class_idx, kmem[j], counts, cmem[j]);",
-        "    end",
-        "  end endtask",
-        "  task load; begin",
-        f'    $readmemh("{prefix}_x.hex", xmem);',
-        f'    $readmemh("{prefix}_class.hex", kmem);',
-        f'    $readmemh("{prefix}_counts.hex", cmem);',
-        f'    fd = $fopen("{prefix}_results.txt", "w");',
-        "    errors = 0;",
-        "  end endtask",
-        "  task finish; begin",
-        "    $fclose(fd);",
-        '    $display("GATELEARN_TB vectors=%0d errors=%0d", N, errors);',
-        "    $finish;",
-        "  end endtask",
-    ]
-    if not spec.pipeline:
-        body = [f"  {name} dut(.x(x), .class_idx(class_idx), .counts(counts));",
-                "  initial begin",
-                "    load;",
-                "    for (i = 0; i < N; i = i + 1) begin",
-                "      x = xmem[i];",
-                "      #1 check(i);",
-                "    end",
-                "    finish;",
-                "  end"]
-    else:
-        body = ["  reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;",
-                "  wire out_valid;",
-                "  integer sent, got, cycles;",
-                "  always #5 clk = ~clk;",
-                f"  {name} dut(.clk(clk), .rst(rst), .in_valid(in_valid), .out_valid(out_valid), .x(x), "
-                ".class_idx(class_idx), .counts(counts));",
-                "  initial begin",
-                "    load;",
-                "    sent = 0; got = 0; cycles = 0; x = 0;",
-                "    repeat (3) @(posedge clk);",
-                "    @(negedge clk) rst = 1'b0;",
-                "    while (got < N && cycles < N + 100) begin",
-                "      // Drive on the falling edge, sample on the rising edge: no races.",
-                "      if (sent < N) begin x = xmem[sent]; in_valid = 1'b1; sent = sent + 1; end",
-                "      else in_valid = 1'b0;",
-                "      @(posedge clk);",
-                "      #1 if (out_valid) begin check(got); got = got + 1; end",
-                "      @(negedge clk);",
-                "      cycles = cycles + 1;",
-                "    end",
-                '    if (got < N) begin $display("MISMATCH: only %0d of %0d results arrived", got, N);'
-                " errors = errors + N - got; end",
-                "    finish;",
-                "  end"]
-    return "\n".join(decl + body + ["endmodule", ""]), files
-
-
-def parse_results(text: str, spec: HwSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The testbench's NAME_results.txt -> (class index, counts) arrays."""
-    cls, cnt = [], []
-    B, mask = spec.count_bits, (1 << spec.count_bits) - 1
-    for line in text.split("\n"):
-        if not line.strip():
-            continue
-        k, c = line.split()
-        if "x" in (k + c).lower() or "z" in (k + c).lower():
-            raise InputError(f"simulation produced unknown values: {line}")
-        cls.append(int(k, 16))
-        v = int(c, 16)
-        cnt.append([(v >> (j * B)) & mask for j in range(spec.classes)])
-    return np.array(cls, np.int64), np.array(cnt, np.int64).reshape(-1, spec.classes)
-
-
-# ------------------------------------------------------------------------------ reference AIG
-def _ripple_add(g: AigBuilder, x: list[int], y: list[int], width: int) -> list[int]:
-    x = x + [0] * (width - len(x))
-    y = y + [0] * (width - len(y))
-    out, carry = [], 0
-    for i in range(width):
-        s = g.xor_(g.xor_(x[i], y[i]), carry)
-        carry = g.or_(g.and_(x[i], y[i]), g.and_(carry, g.xor_(x[i], y[i])))
-        out.append(s)
-    return out
-
-
-def _count_aig(g: AigBuilder, bits: list[int]) -> list[int]:
-    """The count of 3 to 6 literals, little-endian: two full adders and their sum, as in
-    :func:`_count_lines`."""
-    def full_adder(x, y, z):
-        return g.xor_(g.xor_(x, y), z), g.or_(g.and_(x, y), g.and_(z, g.xor_(x, y)))
-    if len(bits) == 3:
-        return list(full_adder(*bits))
-    b = bits + [0] * (6 - len(bits))
-    (sa, ca), (sb, cb) = full_adder(*b[:3]), full_adder(*b[3:])
-    k = g.and_(sa, sb)
-    return [g.xor_(sa, sb), g.xor_(g.xor_(ca, cb), k), g.or_(g.and_(ca, cb), g.and_(k, g.xor_(ca, cb)))]
-
-
-def _greater(g: AigBuilder, x: list[int], y: list[int]) -> int:
-    """x > y for unsigned little-endian literal vectors of equal length."""
-    gt = 0
-    for xi, yi in zip(x, y):
-        # gt over bits [i:0]: x_i & ~y_i, or equal bit i and gt below.
-        eq = g.xor_(xi, yi) ^ 1
-        gt = g.or_(g.and_(xi, yi ^ 1), g.and_(eq, gt))
-    return gt
-
-
-def reference_aig(circuit: Circuit, spec: HwSpec, extra_inputs: tuple[str, ...] = ()) -> bytes:
-    """The whole design's function (x -> class_idx, counts) as binary AIGER, built from the IR
-    alone: comparators from the encoder table, the IR's gates, the popcounts' compressor trees
-    (:func:`compressor_plan`) with a ripple-carry adder at the end, the argmax tree. Port bit
-    names follow yosys' BLIF naming (``x[3]``, ``counts[7]``), so ABC's ``cec`` matches the
-    synthesized Verilog by name."""
-    W = spec.width
-    n_x = spec.x_bits
-    g = AigBuilder(n_x + len(extra_inputs))
-    xl = [g.input(i) for i in range(n_x)]
-    if spec.bits_input:
-        bits = xl[:circuit.num_inputs]
-    else:
-        bits = []
-        for i, (kind, c) in enumerate(encoder_constants(circuit, W)):
-            f = int(circuit.encoder.feature[i])
-            field = xl[f * W:(f + 1) * W]
-            if kind == "const":
-                bits.append(c)
-            elif kind == "gt":
-                acc = 0                       # x[j:0] > c[j:0], built from the LSB up
-                for j in range(W):
-                    acc = g.and_(field[j], acc) if (c >> j) & 1 else g.or_(field[j], acc)
-                bits.append(acc)
-            else:
-                acc = 1
-                for j in range(W):
-                    acc = g.and_(acc, field[j] if (c >> j) & 1 else field[j] ^ 1)
-                bits.append(acc)
-    _, outs = circuit_to_aig(circuit, g, bits)
-    G, B = spec.group, spec.count_bits
-    counts = []
-    groups, rows = compressor_plan(G)
-    for k in range(spec.classes):
-        made: list[list[int]] = []
-
-        def lit(r):
-            return 0 if r is None else outs[k * G + r[1]] if r[0] == "in" else made[r[1]][r[2]]
-        for group in groups:
-            made.append(_count_aig(g, [lit(r) for r in group]))
-        width = max(B, len(rows[0]))
-        total = _ripple_add(g, [lit(r) for r in rows[0]], [lit(r) for r in rows[1]], width)
-        counts.append(total[:B])
-    K = spec.class_bits
-    cur = [(counts[k], [(k >> j) & 1 for j in range(K)]) for k in range(spec.classes)]
-    for plan in tree_plan(spec.classes):
-        nxt = []
-        for pair in plan:
-            if len(pair) == 1:
-                nxt.append(cur[pair[0]])
-                continue
-            (lv, li), (rv, ri) = cur[pair[0]], cur[pair[1]]
-            s = _greater(g, rv, lv)
-            nxt.append(([g.mux(s, r, l) for r, l in zip(rv, lv)], [g.mux(s, r, l) for r, l in zip(ri, li)]))
-        cur = nxt
-    out_lits = list(cur[0][1]) + [lit for v in counts for lit in v]
-    out_names = [f"class_idx[{j}]" if K > 1 else "class_idx" for j in range(K)] + \
-                [f"counts[{j}]" for j in range(spec.classes * B)]
-    in_names = [f"x[{i}]" if n_x > 1 else "x" for i in range(n_x)] + list(extra_inputs)
-    return g.to_bytes(out_lits, in_names, out_names, f"gatelearn reference for {spec.name}")

@@ -7,11 +7,9 @@ import json
 import os
 import tempfile
 
-import numpy as np
-
 from .. import runs
-from ..backends.crun import CProgram, throughput
-from ..backends.inputs import read_features
+from ..backends.c import CProgram, throughput
+from ..data.feature_files import read_features
 from .compile import check_inputs
 
 

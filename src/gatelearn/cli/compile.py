@@ -1,5 +1,7 @@
 """gatelearn compile RUN_DIR --target c|numpy [--out DIR]: lower the trained model, run the
-passes, write RUN_DIR/circuit.npz, emit the artifact and check it against the model."""
+passes, write RUN_DIR/circuit.npz, emit the artifact (c: NAME.c, NAME.h, NAME_main.c and the built
+library; numpy: the standalone module NAME.py with its tables NAME.npz, and circuit.npz) and check
+it against the model."""
 from __future__ import annotations
 
 import argparse
@@ -11,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import runs
-from ..backends import TARGETS, compile_circuit
-from ..backends.agree import agree_with_model
+from ..backends import TARGETS, compile_circuit, emit
 from ..backends.common import num_features
 from ..circuit.passes import optimize
 from ..errors import GatelearnError
+from ..verification.agreement import agree_with_model
 
 
 def check_inputs(circuit, n: int, seed: int = 0) -> np.ndarray:
@@ -48,14 +50,14 @@ def run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     if args.target == "c":
         prog = compile_circuit(circuit, "c", name=args.name, portable=args.portable)
-        from ..backends.crun import write_sources
-        paths = write_sources(prog.source, out)
+        paths = prog.source.write(out)
         shutil.copyfile(prog.path, out / prog.path.name)
         artifact = [str(p) for p in paths.values()] + [str(out / prog.path.name)]
     else:
         prog = compile_circuit(circuit, "numpy")
+        paths = emit(circuit, "numpy", args.name).write(out)
         circuit.save(out / "circuit.npz")
-        artifact = [str(out / "circuit.npz")]
+        artifact = [str(out / "circuit.npz")] + [str(p) for p in paths.values()]
     build_seconds = time.perf_counter() - t1
     report = {"run_dir": str(rd), "target": args.target, "gates_lowered": lowered.num_gates,
               "gates_after_passes": optimized.num_gates, "gates_used": circuit.num_gates,
@@ -78,7 +80,8 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--target", choices=TARGETS, default="c")
     p.add_argument("--out", help="artifact folder (default RUN_DIR/artifacts/TARGET)")
-    p.add_argument("--name", default="gatelearn_net", help="C identifier prefix of the API (target c)")
+    p.add_argument("--name", default="gatelearn_net",
+                   help="C identifier prefix of the API (target c), the module name (target numpy)")
     p.add_argument("--portable", action="store_true", help="build with 64-bit words, no SIMD (target c)")
     p.add_argument("--check", type=int, default=512, metavar="N",
                    help="compare with model.eval() on N random inputs (0: skip; default 512)")

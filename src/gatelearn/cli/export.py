@@ -1,8 +1,6 @@
 """``gatelearn export RUN_DIR``: Verilog (+ testbench), AIGER and BLIF of the best circuit."""
 from __future__ import annotations
 
-import json
-
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="write Verilog, AIGER and BLIF of a run's circuit into RUN_DIR/artifacts",
@@ -22,13 +20,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import hardware
+    from ..flows.export import export
     x = None
     if args.dataset:
         from ..data.datasets import load_dataset
         x = load_dataset(args.dataset).x_test[:args.vectors]
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    m = hardware.export(args.run_dir, formats, args.pipeline, args.name, args.vectors, x)
+    m = export(args.run_dir, formats, args.pipeline, args.name, args.vectors, x)
     for e in m["artifacts"]:
         extra = f"latency {e['spec']['latency']}" if e["kind"] == "verilog" else ""
         print(f"{e['kind']:10s} artifacts/{e['file']} {extra}")

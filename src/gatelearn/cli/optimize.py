@@ -21,8 +21,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import hardware
-    r = hardware.optimize(args.run_dir, args.script, args.timeout, from_model=args.from_model)
+    from ..flows.optimize import optimize
+    r = optimize(args.run_dir, args.script, args.timeout, from_model=args.from_model)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
         return 0

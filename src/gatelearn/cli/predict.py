@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import runs
 from ..backends import compile_circuit
-from ..backends.inputs import read_features
+from ..data.feature_files import read_features
 from ..errors import InputError
 from ..fileio import atomic_path, atomic_write_text
 
@@ -59,5 +59,7 @@ def register(sub) -> None:
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")
-    p.add_argument("--scores", action="store_true", help="the class scores too (c, numpy: GroupSum counts; torch: counts / tau), after each index or as the (N, classes) array of an .npy --out")
+    p.add_argument("--scores", action="store_true",
+                   help="the class scores too (c, numpy: GroupSum counts; torch: counts / tau), after each index "
+                        "or as the (N, classes) array of an .npy --out")
     p.set_defaults(func=run)

@@ -5,7 +5,8 @@ import json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="gates, depth, ABC AND count, 6-LUTs and LUT depth (ABC, yosys), latency, accuracy")
+    p = sub.add_parser("report",
+                       help="gates, depth, ABC AND count, 6-LUTs and LUT depth (ABC, yosys), latency, accuracy")
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-luts", action="store_true", help="skip the LUT mapping")
@@ -16,15 +17,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import hardware
-    r = hardware.report(args.run_dir, luts=not args.no_luts, full_luts=not args.network_luts_only,
+    from ..flows.report import report
+    r = report(args.run_dir, luts=not args.no_luts, full_luts=not args.network_luts_only,
                         timeout=args.timeout)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     rows = [("circuit", r["circuit"]), ("gates", r["gates"]), ("gates of the lowered model", r.get("model_gates")),
             ("logic depth", r["depth"]), ("ABC AND nodes", r["abc_ands"]), ("ABC levels", r["abc_levels"]),
-            ("6-LUTs, gate network (ABC if)", r.get("luts_network")), ("LUT depth, gate network", r.get("lut_depth_network")),
+            ("6-LUTs, gate network (ABC if)", r.get("luts_network")),
+            ("LUT depth, gate network", r.get("lut_depth_network")),
             ("6-LUTs, encoder + head (yosys)", r.get("luts_encoder_head")),
             ("6-LUTs, whole design", r.get("luts_full")), ("LUT depth, whole design", r.get("lut_depth_full")),
             ("pipeline latency (cycles)", ", ".join(f"{k}: {v}" for k, v in r["pipeline_latency"].items()) or None),

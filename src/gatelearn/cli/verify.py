@@ -17,8 +17,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import hardware
-    rep = hardware.verify(args.run_dir, args.timeout)
+    from ..flows.verify import verify
+    rep = verify(args.run_dir, args.timeout)
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))
     else:

@@ -1,4 +1,5 @@
-"""Build the generated C with the system compiler and call it through ctypes.
+"""The C runner: build the generated C (:mod:`.emit`) with the system compiler and call it
+through ctypes.
 
 Builds are cached by content: the key hashes the C source, the compiler's identity and the
 flags, so a second build of the same circuit is a file lookup. The cache lives in
@@ -13,25 +14,27 @@ import shutil
 import subprocess
 import tempfile
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from ..circuit.ir import Circuit
-from ..errors import InputError, ToolError
-from ..fileio import atomic_write_text
-from .cgen import DEFAULT_WORD_BITS, CSource, generate_c
-from .common import Prediction, check_raw, num_classes, num_features
+from ...circuit.ir import Circuit
+from ...errors import InputError, ToolError
+from ..base import Artifacts
+from ..common import Prediction, check_raw, num_classes, num_features
+from .emit import DEFAULT_WORD_BITS, generate_c
 
-__all__ = ["CProgram", "compile_c", "build_shared", "write_sources", "cache_dir", "compiler"]
+__all__ = ["CProgram", "compile_c", "build_shared", "cache_dir", "compiler", "flags", "throughput"]
 
 
 def cache_dir() -> Path:
+    """Where built libraries are kept: ``$GATELEARN_CACHE/c`` (default ``~/.cache/gatelearn/c``)."""
     return Path(os.environ.get("GATELEARN_CACHE", Path.home() / ".cache" / "gatelearn")) / "c"
 
 
 def compiler() -> str:
+    """The C compiler to use (``$CC``, default ``cc``); a ToolError when it is not installed."""
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise ToolError(f"C compiler {cc!r} not found; install gcc (e.g. apt-get install gcc) or set CC "
@@ -39,7 +42,7 @@ def compiler() -> str:
     return cc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiler_id(cc: str) -> str:
     try:
         out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
@@ -48,7 +51,7 @@ def _compiler_id(cc: str) -> str:
         raise ToolError(f"C compiler {cc!r} cannot be run: {exc}") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _has_openmp(cc: str) -> bool:
     with tempfile.TemporaryDirectory() as d:
         src = Path(d) / "omp.c"
@@ -58,6 +61,7 @@ def _has_openmp(cc: str) -> bool:
 
 
 def flags(portable: bool = False, word_bits: int | None = None, opt: str = "-O2") -> list[str]:
+    """Compiler flags of a shared-library build (OpenMP when the compiler has it)."""
     cc = compiler()
     f = [opt, "-std=gnu99", "-fPIC", "-shared"]
     f += ["-DGL_PORTABLE"] if portable else ["-march=native"]
@@ -68,20 +72,10 @@ def flags(portable: bool = False, word_bits: int | None = None, opt: str = "-O2"
     return f
 
 
-def write_sources(src: CSource, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write NAME.c, NAME.h and NAME_main.c (atomically) into out_dir."""
-    out = Path(out_dir)
-    paths = {"c": out / f"{src.name}.c", "h": out / f"{src.name}.h", "main": out / f"{src.name}_main.c"}
-    atomic_write_text(paths["c"], src.c)
-    atomic_write_text(paths["h"], src.h)
-    atomic_write_text(paths["main"], src.main)
-    return paths
-
-
-def build_shared(src: CSource, portable: bool = False, word_bits: int | None = None,
+def build_shared(src: Artifacts, portable: bool = False, word_bits: int | None = None,
                  opt: str = "-O2") -> tuple[Path, float]:
-    """Compile to a shared library (cached by content). Returns (path, seconds spent compiling;
-    0 when the cache had it)."""
+    """Compile the C emitter's artifacts (NAME.c, NAME.h) to a shared library, cached by content.
+    Returns (path, seconds spent compiling; 0 when the cache had it)."""
     cc = compiler()
     fl = flags(portable, word_bits, opt)
     key = hashlib.sha256("\0".join([src.digest, _compiler_id(cc), *fl]).encode()).hexdigest()[:24]
@@ -90,7 +84,7 @@ def build_shared(src: CSource, portable: bool = False, word_bits: int | None = N
     if lib.exists():
         return lib, 0.0
     d.mkdir(parents=True, exist_ok=True)
-    write_sources(src, d)
+    src.write(d)
     tmp = d / f".lib{src.name}.{os.getpid()}.so"
     t0 = time.perf_counter()
     try:
@@ -162,6 +156,8 @@ class CProgram:
 
     def run_prepared(self, x: np.ndarray, threads: int = 1, scores: bool = True,
                      out: tuple[np.ndarray, np.ndarray] | None = None) -> Prediction:
+        """Run on features from :meth:`prepare`. ``scores=False`` asks only for the classes (the
+        bit-sliced argmax path); ``out`` may give the (scores, classes) arrays to fill."""
         if threads < 1:
             raise InputError(f"threads must be >= 1, got {threads}")
         n = len(x)
@@ -178,10 +174,12 @@ class CProgram:
         return Prediction(sc if sc is not None else np.zeros((n, 0), np.int32), cl)
 
     def run(self, x, threads: int = 1) -> Prediction:
+        """Raw features -> class scores (GroupSum counts) and class indices."""
         return self.run_prepared(self.prepare(x), threads)
 
 
 def compile_c(circuit: Circuit, **kw) -> CProgram:
+    """``circuit`` generated, built and loaded (options as :class:`CProgram`)."""
     return CProgram(circuit.validate(), **kw)
 
 

@@ -1,12 +1,34 @@
-"""Simulation-based agreement: every backend against ``model.eval()`` (class scores, not only the
-argmax) and circuits against each other. Formal equivalence (ABC / yosys) lives elsewhere."""
+"""Output agreement by simulation: a backend against ``model.eval()`` (class scores, not only the
+argmax), and the golden outputs every comparison uses. Formal equivalence (ABC / yosys) is in
+:mod:`.equivalence`.
+
+Golden outputs come from the one software simulator (:meth:`Circuit.simulate`, i.e.
+:mod:`gatelearn.circuit.simulate`) and the circuit's own :meth:`Circuit.class_counts`.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from ..circuit.ir import Circuit, Head, canonical_operands
+from ..backends.common import Prediction, encoding
+from ..circuit.ir import Circuit
 from ..errors import InputError
-from .common import Prediction
+
+__all__ = ["reference_outputs", "model_counts", "compare", "agree_with_model"]
+
+
+def reference_outputs(circuit: Circuit, x, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(class indices int64 (N,), class counts int64 (N, classes)) of ``circuit`` for raw
+    features x (the input bits themselves when the circuit has no encoder), from the software
+    simulator; ties go to the first maximum. Needs a GroupSum head."""
+    enc = encoding(circuit)
+    classes, counts = [], []
+    for lo in range(0, len(x), chunk):
+        part = circuit.class_counts(circuit.simulate(enc.encode(np.asarray(x[lo:lo + chunk]))))
+        counts.append(part)
+        classes.append(np.argmax(part, axis=1))
+    if not counts:
+        return np.zeros(0, np.int64), np.zeros((0, circuit.head.classes if circuit.head else 0), np.int64)
+    return np.concatenate(classes).astype(np.int64), np.concatenate(counts)
 
 
 def model_counts(model, x) -> np.ndarray:
@@ -44,23 +66,3 @@ def agree_with_model(model, program, x, threads: int = 1) -> dict:
     """Run ``program`` (NumpyProgram or CProgram) on raw features x and compare with the model."""
     pred = program.run(x, threads=threads) if hasattr(program, "run_prepared") else program.run(x)
     return compare(model_counts(model, x), pred)
-
-
-def random_circuit(rng: np.random.Generator, num_inputs: int, num_gates: int, classes: int,
-                   per_class: int, encoder=None, locality: int | None = None) -> Circuit:
-    """A random valid circuit with a GroupSum head: every gate kind, operands anywhere before
-    (or within ``locality`` nodes before, which makes deep circuits), outputs anywhere."""
-    op = rng.integers(0, 16, num_gates).astype(np.uint8)
-    own = num_inputs + np.arange(num_gates)
-    if locality:
-        lo = np.maximum(0, own - locality)
-        a = lo + (rng.random(num_gates) * (own - lo)).astype(np.int64)
-        b = lo + (rng.random(num_gates) * (own - lo)).astype(np.int64)
-    else:
-        a = (rng.random(num_gates) * own).astype(np.int64)
-        b = (rng.random(num_gates) * own).astype(np.int64)
-    if num_inputs == 0:
-        op[:] = np.where(rng.random(num_gates) < 0.5, 0, 15)
-    a, b = canonical_operands(op, a, b)
-    outputs = rng.integers(0, num_inputs + num_gates, classes * per_class) if num_inputs + num_gates else np.zeros(0, np.int64)
-    return Circuit(num_inputs, op, a, b, outputs, Head(classes, 1.0), encoder).validate()

@@ -1,5 +1,5 @@
-"""Reading raw feature files for ``gatelearn predict``: .npy, IDX (MNIST format, optionally
-gzipped) and CSV. Nothing is unpickled."""
+"""Raw feature files for ``gatelearn predict`` and ``gatelearn bench``: .npy, IDX (MNIST
+format, optionally gzipped) and CSV. Nothing is unpickled."""
 from __future__ import annotations
 
 import gzip
@@ -13,6 +13,7 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (e.g. t10k-images-idx3-ubyte, gzipped or not) as an array of its shape."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
@@ -50,7 +51,8 @@ def read_features(path: str) -> np.ndarray:
     elif "idx" in name or name.endswith("-ubyte") or name.endswith("-ubyte.gz"):
         x = read_idx(p)
     else:
-        raise FileFormatError(f"{p}: unknown input format; use .npy, .csv or an IDX file (e.g. t10k-images-idx3-ubyte.gz)")
+        raise FileFormatError(f"{p}: unknown input format; use .npy, .csv or an IDX file "
+                              "(e.g. t10k-images-idx3-ubyte.gz)")
     if x.ndim == 1:
         x = x.reshape(1, -1)
     return x.reshape(len(x), -1)

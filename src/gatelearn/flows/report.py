@@ -1,0 +1,80 @@
+"""``gatelearn report``: hardware figures of a run's best circuit."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from .. import runs
+from ..backends import aiger, emit
+from ..errors import FileFormatError, GatelearnError
+from .manifest import load_manifest, source_name
+from .verify import VERIFY_FILE
+
+__all__ = ["report", "DWN_MNIST"]
+
+# Published figure printed beside MNIST (784 features, 10 classes) reports, for comparison.
+DWN_MNIST = "DWN (ICML 2024), MNIST on FPGA: 2,100-4,600 LUTs at 98.3% accuracy"
+
+
+def _accuracy(run: Path) -> dict:
+    """Accuracy figures from the training summary (empty when the run has none)."""
+    f = run / "summary.json"
+    if not f.exists():
+        return {}
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{f} is not a readable training summary: {exc}") from exc
+    out = {k: data[k] for k in ("hard_accuracy", "relaxed_accuracy", "gap") if isinstance(data.get(k), (int, float))}
+    ref = data.get("reference") or (data.get("config") or {}).get("reference")
+    if isinstance(ref, dict) and ref.get("accuracy") is not None:
+        out["published_accuracy_percent"] = ref["accuracy"]
+    return out
+
+
+def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 900.0) -> dict:
+    """Figures of RUN_DIR's best circuit: gates, depth, ABC AND count and levels, 6-LUTs and LUT
+    depth (the network mapped by ABC; with ``full_luts`` also the whole design, its encoder and
+    head mapped by yosys), latency, accuracy."""
+    from ..tools import abc, yosys
+    run = runs.run_dir(run_dir)
+    best = runs.best_circuit(run)
+    out: dict = {"run": str(run), "circuit": source_name(run, best),
+                 "gates": best.num_gates, "depth": best.depth(), "inputs": best.num_inputs,
+                 "outputs": best.num_outputs}
+    try:
+        out["model_gates"] = runs.model_circuit(run).num_gates
+    except GatelearnError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="gatelearn-report-") as tmpdir:
+        tmp = Path(tmpdir)
+        a = aiger.write_aiger(best, tmp / "net.aig")          # the gate network only
+        st = abc.stats(a, timeout)
+        out["abc_ands"], out["abc_levels"] = st.ands, st.levels
+        if luts:
+            # The gate network goes straight to ABC's LUT mapper (yosys's generic synthesis in
+            # front of the same mapper had not finished after 15 min on a 17K-gate network); yosys
+            # maps the rest of the design (encoder comparators, popcounts, argmax) with the network
+            # as a black box.
+            net = abc.lut_map(a, 6, timeout)
+            out["luts_network"], out["lut_depth_network"] = net.luts, net.levels
+            if full_luts and best.head is not None:
+                v = emit(best, "verilog", "gatelearn_model").write(tmp)["gatelearn_model.v"]
+                rest = yosys.lut_map([v], "gatelearn_model", 6, timeout,
+                                     blackbox={"gatelearn_model_net": net.levels}, fast=True)
+                out["luts_encoder_head"] = rest.luts
+                out["luts_full"], out["lut_depth_full"] = net.luts + rest.luts, rest.depth
+    manifest = load_manifest(run)
+    out["pipeline_latency"] = {e["top"]: e["spec"]["latency"] for e in manifest["artifacts"]
+                               if e.get("kind") == "verilog"}
+    out["accuracy"] = _accuracy(run)
+    if best.encoder is not None and best.encoder.num_features == 784 and best.head and best.head.classes == 10:
+        out["reference"] = DWN_MNIST
+    vf = run / VERIFY_FILE
+    if vf.exists():
+        try:
+            out["verified"] = json.loads(vf.read_text()).get("ok")
+        except (OSError, ValueError):
+            out["verified"] = None
+    return out
