@@ -37,14 +37,15 @@ def main() -> None:
     config = make_config(args.preset, data_dir=args.data_dir, iterations=args.iterations,
                          time_limit=args.minutes, sampling=args.sampling, parametrization=args.parametrization,
                          init=args.init, relaxed_inputs=args.relaxed_inputs, lr_decay_at=args.lr_decay_at,
-                         augment_shift=args.augment_shift, threads=args.threads, seed=args.seed, eval_every=args.eval_every)
+                         augment_shift=args.augment_shift, threads=args.threads, seed=args.seed,
+                         eval_every=args.eval_every)
     out = Path(args.out or Path("runs") / args.preset)
     s = train(config, out, progress=False)
     print(json.dumps({"preset": args.preset, "run_dir": str(out),
                       "hard_accuracy": s["hard_accuracy"], "relaxed_accuracy": s["relaxed_accuracy"],
                       "gap": s["gap"], "gates": s["gates"], "gates_used": s["gates_used"],
                       "iterations": s["iterations"], "train_seconds": s["train_seconds"],
-                      "reference": config.get("reference")}, indent=2))
+                      "reference": config.reference}, indent=2))
 
 
 if __name__ == "__main__":

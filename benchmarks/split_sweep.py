@@ -28,7 +28,7 @@ import torch
 
 from gatelearn.data import load_dataset
 from gatelearn.training import make_config, train
-from gatelearn.training.loop import encode
+from gatelearn.training.batches import encode
 
 
 def logistic_regression_accuracy(bits_tr, y_tr, bits_te, y_te, classes: int, l2: float) -> float:
@@ -86,18 +86,19 @@ def main() -> None:
     rows = []
     for split in range(args.first_split, args.first_split + args.splits):
         split_seed, seed = ("reference", split) if args.reference_split else (split, None)
-        config = make_config(args.preset, split_seed=split_seed, seed=seed, iterations=args.iterations, sampling=args.sampling,
-                             parametrization=args.parametrization, tau=args.tau, lr=args.lr,
+        config = make_config(args.preset, split_seed=split_seed, seed=seed, iterations=args.iterations,
+                             sampling=args.sampling, parametrization=args.parametrization, tau=args.tau, lr=args.lr,
                              discreteness=args.discreteness, validation=args.validation, keep=args.keep,
                              eval_every=args.eval_every, threads=args.threads, data_dir=args.data_dir,
                              widths=[int(w) for w in args.widths.split(",")] if args.widths else None)
-        ds = load_dataset(config["dataset"], data_dir=args.data_dir, split_seed=split_seed)
+        ds = load_dataset(config.dataset, data_dir=args.data_dir, split_seed=split_seed)
         name = f"seed{split}" if args.reference_split else f"split{split}"
         s = train(config, Path(args.out) / name, progress=False, dataset=ds)
         enc = ds.make_encoder()
         y_tr, y_te = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         majority = int(torch.bincount(y_tr, minlength=ds.classes).argmax())
-        rows.append({"split_seed": split_seed, "seed": config["seed"], "hard_accuracy": s["hard_accuracy"], "relaxed_accuracy": s["relaxed_accuracy"],
+        rows.append({"split_seed": split_seed, "seed": config.seed, "hard_accuracy": s["hard_accuracy"],
+                     "relaxed_accuracy": s["relaxed_accuracy"],
                      "gap": s["gap"], "gates_used": s["gates_used"], "kept_iteration": s["kept_iteration"],
                      "logistic_regression": round(logistic_regression_accuracy(
                          encode(enc, ds.x_train), y_tr, encode(enc, ds.x_test), y_te, ds.classes, args.l2), 4),
@@ -106,12 +107,12 @@ def main() -> None:
     keys = ("hard_accuracy", "relaxed_accuracy", "gap", "logistic_regression", "majority_class")
     print(json.dumps({"preset": args.preset, "splits": args.splits, "first_split": args.first_split,
                       "reference_split": args.reference_split,
-                      "iterations": config["iterations"], "settings": {k: config[k] for k in
+                      "iterations": config.iterations, "settings": {k: config.get(k) for k in
                                                                        ("sampling", "parametrization", "tau", "lr",
                                                                         "discreteness", "validation", "keep",
                                                                         "eval_every")},
-                      "layers": [layer["out"] for layer in config["layers"]],
-                      "test_rows": len(ds.y_test), "reference": config.get("reference"),
+                      "layers": [layer["out"] for layer in config.layers],
+                      "test_rows": len(ds.y_test), "reference": config.reference,
                       **{k: summarize(rows, k) for k in keys}, "per_split": rows}, indent=2))
 
 

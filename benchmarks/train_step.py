@@ -27,7 +27,7 @@ import torch
 import gatelearn
 from gatelearn import kernels
 from gatelearn.kernels.allocator import keep_freed_memory
-from gatelearn.training.loop import BitsToScores
+from gatelearn.training.batches import BitsToScores
 
 
 def dense_spec(inputs: int, layers: int, width: int, classes: int, parametrization: str,
@@ -44,11 +44,11 @@ def conv_preset_spec(name: str, seed: int) -> dict:
     """Model spec of a convolutional training preset (its image-shaped encoder, its layers)."""
     from gatelearn.training.presets import layer_specs, make_config
     config = make_config(name)
-    enc = dict(config["encoder"])
+    enc = dict(config.encoder)
     c, h, w = enc["image"]
     enc["features"] = c * h * w
     return {"encoder": enc, "layers": layer_specs(config),
-            "head": {"kind": "groupsum", "classes": 10, "tau": config["tau"]}, "seed": seed}
+            "head": {"kind": "groupsum", "classes": 10, "tau": config.tau}, "seed": seed}
 
 
 # Named model shapes. A preset is a function of the parsed arguments returning a spec, so a
@@ -73,7 +73,7 @@ def _loadavg() -> float | None:
 
 def input_width(model: gatelearn.LogicNet) -> int:
     enc = model.encoder
-    return int(getattr(enc, "in_features"))
+    return int(enc.in_features)
 
 
 def make_adam(params, lr: float, impl: str):

@@ -43,14 +43,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = make_config(args.preset)
-    enc = dict(config["encoder"])
+    enc = dict(config.encoder)
     c, h, w = enc["image"]
     enc["features"] = c * h * w
     model = build_model({"encoder": enc, "layers": layer_specs(config),
-                         "head": {"kind": "groupsum", "classes": 10, "tau": config["tau"]}, "seed": 0}).train()
+                         "head": {"kind": "groupsum", "classes": 10, "tau": config.tau}, "seed": 0}).train()
     x = torch.randint(0, 256, (args.batch, c * h * w)).float()
     y = torch.randint(0, 10, (args.batch,))
-    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"])
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
 
     def step():
         loss = F.cross_entropy(model(x), y)
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         if fused and not result["fused_conv_kernel"]:
             continue
 
-        def conv_only():
+        def conv_only(fused=fused):
             for layer, inp in inputs:
                 xin = F.pad(inp, (layer.padding[1],) * 2 + (layer.padding[0],) * 2).reshape(inp.shape[0], -1)
                 xin.requires_grad_(True)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from gatelearn.cli.main import main
 from gatelearn.training import CHECKPOINT_FILE, read_checkpoint_info
@@ -44,11 +45,59 @@ def test_train_cli_end_to_end_and_resume(tmp_path, capsys):
     assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "5", "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
 
+    # The run's config.json (the resumed session's settings: 40 iterations) trains it again, bit for
+    # bit: a straight 40-iteration run equals the 30 + 10 one.
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(out / "config.json"), "--out", str(again), "--no-progress"]) == 0
+    assert_same_run(out, again)
+    assert json.loads((again / "config.json").read_text()) == json.loads((out / "config.json").read_text())
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    from gatelearn.model import load
+    sa, sb = load(a).state_dict(), load(b).state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    lines = [[{k: v for k, v in json.loads(line).items() if k != "elapsed"}
+              for line in (run / "metrics.jsonl").read_text().splitlines()] for run in (a, b)]
+    assert lines[0] == lines[1]
+
+
+def test_config_file_and_flags_over_it(tmp_path, capsys):
+    # a TOML file naming a preset; flags given override the file
+    (tmp_path / "run.toml").write_text('preset = "monk1"\niterations = 50\nseed = 3\nwidths = [16, 8]\n'
+                                       'eval_every = 10\nthreads = 1\n')
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "run.toml"), "--iterations", "12", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("monk1: hard accuracy ")
+    config = json.loads((out / "config.json").read_text())
+    assert config["iterations"] == 12 and config["seed"] == 3 and config["layers"][1] == {"kind": "logic", "out": 8}
+    assert json.loads((out / "summary.json").read_text())["config"] == config
+    # One clear line for an unknown or ill-typed setting in a file, exit code 2.
+    (tmp_path / "bad.toml").write_text('preset = "monk1"\nmomentum = 0.9\n')
+    assert main(["train", "--config", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.toml: unknown training setting(s) momentum; known: preset," in err
+    (tmp_path / "bad.json").write_text('{"preset": "monk1", "batch_size": 2.5}')
+    assert main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")]) == 2
+    assert "bad.json: batch_size must be an integer, got 2.5" in capsys.readouterr().err
+
+
+def test_help_lists_every_setting_with_its_help(capsys):
+    from gatelearn.training.config import settings
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = "".join(capsys.readouterr().out.split())   # argparse wraps lines (also at hyphens)
+    for s in settings():
+        assert "".join(s.help.split()) in text, s.name
+        assert (s.flag if s.cli else f"{s.name}:") in text, s.name
+
 
 def test_harden_and_discreteness_flags(tmp_path, capsys):
     out = tmp_path / "hard"
     assert main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "20", "--threads", "1",
-                 "--no-progress", "--harden-at", "0.5,0.75", "--discreteness", "0.5", "--discreteness-layers", "2"]) == 0
+                 "--no-progress", "--harden-at", "0.5,0.75", "--discreteness", "0.5",
+                 "--discreteness-layers", "2"]) == 0
     config = json.loads((out / "summary.json").read_text())["config"]
     assert config["harden_at"] == [0.5, 0.75] and config["discreteness"] == 0.5 and config["discreteness_layers"] == 2
     # 'none' turns off a preset's hardening; a malformed list is refused by argparse
@@ -82,7 +131,7 @@ def test_widths_flag(tmp_path, capsys):
     assert summary["gates"] == 48 and [layer["out"] for layer in summary["config"]["layers"]] == [32, 16]
     # the architecture cannot change on a resume; the same widths are accepted
     assert main(["train", "--out", str(out), "--resume", "--widths", "32,8", "--no-progress"]) == 2
-    assert "--widths cannot change them" in capsys.readouterr().err
+    assert "cannot resume" in (err := capsys.readouterr().err) and "layers: checkpoint" in err
     assert main(["train", "--out", str(out), "--resume", "--widths", "32,16", "--iterations", "6",
                  "--no-progress"]) == 0
     capsys.readouterr()
@@ -131,7 +180,8 @@ def test_ctrl_c_checkpoints_then_resume(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     info = read_checkpoint_info(out / CHECKPOINT_FILE)
-    assert info["iteration"] >= 10 and "interrupted" in err
+    assert info["iteration"] >= 10 and f"interrupted at iteration {info['iteration']}" in err
+    assert f"continue with `gatelearn train --out {out} --resume`" in err
     target = info["iteration"] + 3
     assert main(["train", "--out", str(out), "--resume", "--iterations", str(target), "--no-progress"]) == 0
     assert json.loads((out / "summary.json").read_text())["iterations"] == target

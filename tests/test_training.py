@@ -15,8 +15,17 @@ from gatelearn.data import Dataset, load_dataset
 from gatelearn.errors import FileFormatError, InputError
 from gatelearn.gates import BY_NAME
 from gatelearn.model import build_model
-from gatelearn.training import (CHECKPOINT_FILE, PRESETS, gate_usage, get_preset, layer_specs,
-                                make_config, train, train_model)
+from gatelearn.training import (
+    CHECKPOINT_FILE,
+    PRESETS,
+    TrainConfig,
+    gate_usage,
+    get_preset,
+    layer_specs,
+    make_config,
+    train,
+    train_model,
+)
 from gatelearn.training.checkpoint import load_checkpoint
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -37,15 +46,13 @@ def toy_dataset(n_train: int = 240, n_test: int = 120, seed: int = 0) -> Dataset
                    {f: ["a", "b", "c"] for f in feats})
 
 
-def toy_config(**overrides) -> dict:
+def toy_config(**overrides) -> TrainConfig:
     """A tiny 2 x 24 network on the toy data (built from the monk1 preset's settings)."""
     settings = dict(iterations=60, eval_every=20, checkpoint_every=30, batch_size=32, tau=2.0,
                     threads=1, lr=0.05)
     settings.update(overrides)
-    config = make_config("monk1", **settings)
-    config["layers"] = [{"kind": "logic", "out": 24}, {"kind": "logic", "out": 12}]
-    config["dataset"] = "toy"
-    return config
+    return make_config("monk1", **settings).replace(
+        layers=[{"kind": "logic", "out": 24}, {"kind": "logic", "out": 12}], dataset="toy")
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -101,7 +108,8 @@ def test_time_limit_stops_early_and_finishes_the_run(tmp_path):
 
 
 def test_validation_split_is_logged(tmp_path):
-    summary = train(toy_config(validation=0.25, iterations=20, eval_every=10), tmp_path,
+    # (a plain dict of settings is checked into a TrainConfig, and trains like one)
+    summary = train(toy_config(validation=0.25, iterations=20, eval_every=10).to_dict(), tmp_path,
                     progress=False, dataset=toy_dataset())
     lines = read_metrics(tmp_path / "metrics.jsonl")
     assert all("val_hard_accuracy" in m and "val_relaxed_accuracy" in m for m in lines)
@@ -211,13 +219,13 @@ def test_a_run_stopped_before_its_end_says_how_to_save_its_model(tmp_path):
 
 
 def test_lr_step_schedule_and_resuming_into_it(tmp_path):
-    from gatelearn.training.loop import learning_rate
-    cfg = {"lr": 0.02, "iterations": 100, "lr_decay_at": 0.9, "lr_decay": 0.1}
+    from gatelearn.training.schedule import learning_rate
+    cfg = toy_config(lr=0.02, iterations=100, lr_decay_at=0.9, lr_decay=0.1)
     assert learning_rate(cfg, 0) == learning_rate(cfg, 89) == 0.02
     assert learning_rate(cfg, 90) == learning_rate(cfg, 99) == pytest.approx(0.002)
-    assert learning_rate({**cfg, "lr_decay_at": None}, 99) == 0.02
+    assert learning_rate(cfg.replace(lr_decay_at=None), 99) == 0.02
     with pytest.raises(InputError, match="lr_decay_at"):
-        learning_rate({**cfg, "lr_decay_at": 1.5}, 0)
+        learning_rate(cfg.replace(lr_decay_at=1.5), 0)
     # A run given the schedule when resumed (before the step) ends where a scheduled run ends.
     ds = toy_dataset()
     straight, _ = train_model(toy_config(iterations=40, lr_decay_at=0.75), tmp_path / "a", progress=False, dataset=ds)
@@ -231,13 +239,13 @@ def test_lr_step_schedule_and_resuming_into_it(tmp_path):
 
 
 def test_discreteness_penalty_pulls_gates_toward_discrete_ones(tmp_path):
-    from gatelearn.training.loop import discreteness_loss, discreteness_weight, learned_layers
-    cfg = {"discreteness": 2.0, "iterations": 100}
+    from gatelearn.training.schedule import discreteness_loss, discreteness_weight, learned_layers
+    cfg = toy_config(discreteness=2.0, iterations=100)
     assert discreteness_weight(cfg, 0) == 0.0 and discreteness_weight(cfg, 50) == pytest.approx(1.0)
-    assert discreteness_weight(cfg, 100) == 2.0 and discreteness_weight({"iterations": 100}, 70) == 0.0
+    assert discreteness_weight(cfg, 100) == 2.0 and discreteness_weight(toy_config(iterations=100), 70) == 0.0
     for bad in (-1.0, float("nan")):
         with pytest.raises(InputError, match="discreteness"):
-            discreteness_weight({**cfg, "discreteness": bad}, 0)
+            discreteness_weight(cfg.replace(discreteness=bad), 0)
     # Gaussian init starts far from discrete gates; the penalty must end lower with it than without.
     ds = toy_dataset()
     settings = dict(iterations=120, init="gaussian")
@@ -256,7 +264,7 @@ def test_discreteness_penalty_pulls_gates_toward_discrete_ones(tmp_path):
 
 def test_harden_at_freezes_layers_as_their_discrete_gates(tmp_path):
     from gatelearn.layers.parametrization import hard_weights
-    from gatelearn.training.loop import learned_layers
+    from gatelearn.training.schedule import learned_layers
     ds = toy_dataset()
     half, _ = train_model(toy_config(iterations=30), tmp_path / "half", progress=False, dataset=ds)
     full, summary = train_model(toy_config(iterations=60, harden_at=[0.5]), tmp_path / "full", progress=False,
@@ -298,9 +306,8 @@ def test_training_on_relaxed_inputs(tmp_path):
     ds = grey_dataset()
     cfg = make_config("mnist-small", iterations=30, eval_every=10, batch_size=20, threads=1, tau=2.0,
                       relaxed_inputs=0, augment_shift=0)   # these 4x4 rows have no image shape
-    cfg.pop("encoder")
-    cfg["layers"] = [{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}]
-    grey, summary = train_model({**cfg, "relaxed_inputs": 255.0}, tmp_path / "grey", progress=False, dataset=ds)
+    cfg = cfg.replace(encoder=None, layers=[{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}])
+    grey, summary = train_model(cfg.replace(relaxed_inputs=255.0), tmp_path / "grey", progress=False, dataset=ds)
     hard, _ = train_model(cfg, tmp_path / "hard", progress=False, dataset=ds)
     assert any(not torch.equal(v, hard.state_dict()[k]) for k, v in grey.state_dict().items())
     loaded = gatelearn.load(tmp_path / "grey")
@@ -310,7 +317,7 @@ def test_training_on_relaxed_inputs(tmp_path):
     predicted = loaded(x_test).argmax(1).numpy()
     assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
     with pytest.raises(InputError, match="width must be > 0"):
-        train({**cfg, "relaxed_inputs": -1.0}, tmp_path / "negative", progress=False, dataset=ds)
+        train(cfg.replace(relaxed_inputs=-1.0), tmp_path / "negative", progress=False, dataset=ds)
     with pytest.raises(InputError, match="threshold encoder.*onehot"):
         train(toy_config(relaxed_inputs=1.0), tmp_path / "onehot", progress=False, dataset=toy_dataset())
 
@@ -349,21 +356,21 @@ def test_training_on_shifted_images_resumes_identically(tmp_path):
     ds = grey_dataset(image=(1, 4, 4))
     cfg = make_config("mnist-small", iterations=30, eval_every=10, checkpoint_every=15, batch_size=20,
                       threads=1, tau=2.0, augment_shift=1)
-    cfg.pop("encoder")
-    cfg["lr_decay_at"] = None   # the schedule would differ between a 15- and a 30-step run
-    cfg["layers"] = [{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}]
+    # no lr step: the schedule would differ between a 15- and a 30-step run
+    cfg = cfg.replace(encoder=None, lr_decay_at=None,
+                      layers=[{"kind": "logic", "out": 32}, {"kind": "logic", "out": 16}])
     shifted, summary = train_model(cfg, tmp_path / "shifted", progress=False, dataset=ds)
-    plain, _ = train_model({**cfg, "augment_shift": 0}, tmp_path / "plain", progress=False, dataset=ds)
+    plain, _ = train_model(cfg.replace(augment_shift=0), tmp_path / "plain", progress=False, dataset=ds)
     assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in shifted.state_dict().items())
     shifted.eval()
     predicted = shifted(torch.as_tensor(ds.x_test)).argmax(1).numpy()
     assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
-    train({**cfg, "iterations": 15}, tmp_path / "resumed", progress=False, dataset=ds)
+    train(cfg.replace(iterations=15), tmp_path / "resumed", progress=False, dataset=ds)
     resumed, _ = train_model({"iterations": 30}, tmp_path / "resumed", resume=True, progress=False, dataset=ds)
     for k, v in shifted.state_dict().items():
         assert torch.equal(v, resumed.state_dict()[k]), f"{k} differs after resume"
     with pytest.raises(InputError, match="augment_shift must be in"):
-        train({**cfg, "augment_shift": 4}, tmp_path / "too-far", progress=False, dataset=ds)
+        train(cfg.replace(augment_shift=4), tmp_path / "too-far", progress=False, dataset=ds)
     with pytest.raises(InputError, match="augment_shift needs image data.*'toy'"):
         train(toy_config(augment_shift=1), tmp_path / "tabular", progress=False, dataset=toy_dataset())
 
@@ -374,11 +381,11 @@ def test_resume_rejects_changed_settings_and_existing_runs(tmp_path):
     with pytest.raises(InputError, match="lr"):
         train({"lr": 0.5, "iterations": 20}, tmp_path, resume=True, progress=False, dataset=ds)
     # A checkpoint written before a run setting existed counts as having its default then.
-    from gatelearn.training.loop import _check_resume_config
-    old_config = {k: v for k, v in toy_config(iterations=10).items() if k != "split_seed"}
+    from gatelearn.training.config import resume_config
+    old_config = {k: v for k, v in toy_config(iterations=10).to_dict().items() if k != "split_seed"}
     with pytest.raises(InputError, match="split_seed: checkpoint None vs now 2"):
-        _check_resume_config(old_config, {"split_seed": 2}, tmp_path / "old.safetensors")
-    assert _check_resume_config(old_config, {"split_seed": None, "iterations": 20}, tmp_path)["iterations"] == 20
+        resume_config(old_config, {"split_seed": 2}, tmp_path / "old.safetensors")
+    assert resume_config(old_config, {"split_seed": None, "iterations": 20}, tmp_path).iterations == 20
     with pytest.raises(InputError, match="--resume"):
         train(toy_config(iterations=10), tmp_path, progress=False, dataset=ds)
     with pytest.raises(FileFormatError, match="no checkpoint"):
@@ -401,8 +408,8 @@ def test_init_from_a_trained_model_fine_tunes_it(tmp_path):
     assert (tmp_path / "ft" / "model.safetensors").exists()
 
     with pytest.raises(InputError, match="layer 0 is .*'out': 24.*this run's is .*'out': 48"):
-        cfg = toy_config(init_from=tmp_path / "soft")
-        cfg["layers"] = [{"kind": "logic", "out": 48}, {"kind": "logic", "out": 12}]
+        cfg = toy_config(init_from=tmp_path / "soft").replace(
+            layers=[{"kind": "logic", "out": 48}, {"kind": "logic", "out": 12}])
         train(cfg, tmp_path / "wide", progress=False, dataset=ds)
     with pytest.raises(InputError, match="'parametrization': 'softmax16'"):
         train(toy_config(parametrization="light", init_from=tmp_path / "soft"), tmp_path / "light",
@@ -420,9 +427,9 @@ def test_input_levels_replace_the_datasets_thresholds(tmp_path):
     ds = Dataset("mnist", rng.integers(0, 256, (64, 16)).astype(np.uint8), rng.integers(0, 10, 64),
                  rng.integers(0, 256, (16, 16)).astype(np.uint8), rng.integers(0, 10, 16), 10, (1, 4, 4),
                  [str(i) for i in range(10)], [f"p{i}" for i in range(16)])
-    config = toy_config(iterations=3, input_levels=[63, 127, 191])
-    config["dataset"], config["relaxed_inputs"], config["augment_shift"] = "mnist", None, 0
-    config["layers"] = [{"kind": "logic", "out": 40}, {"kind": "logic", "out": 20}]
+    config = toy_config(iterations=3, input_levels=[63, 127, 191]).replace(
+        dataset="mnist", relaxed_inputs=None, augment_shift=0,
+        layers=[{"kind": "logic", "out": 40}, {"kind": "logic", "out": 20}])
     model, _ = train_model(config, tmp_path / "levels", progress=False, dataset=ds)
     assert model.encoder.per_feature == 3 and model.layers[0].in_features == 48
     assert torch.equal(model.encoder.thresholds, torch.tensor([[63.0, 127.0, 191.0]]).expand(16, 3))
@@ -491,7 +498,7 @@ def test_presets_are_data_and_build_models():
 
 def test_overrides_reach_every_layer_generically():
     config = make_config("monk1", parametrization="light", sampling="gumbel")
-    config["layers"] = config["layers"] + [{"kind": "flatten"}]
+    config = config.replace(layers=config.layers + [{"kind": "flatten"}])
     specs = layer_specs(config)
     assert all(s["parametrization"] == "light" and s["sampling"] == "gumbel" for s in specs[:-1])
     assert specs[-1] == {"kind": "flatten"}   # layers without the option are left alone
@@ -502,6 +509,58 @@ def test_unknown_preset_and_setting():
         get_preset("mnist-huge")
     with pytest.raises(InputError, match="momentum"):
         make_config("monk1", momentum=0.9)
+
+
+# ------------------------------------------------------------------------- the config
+
+def test_every_preset_is_a_valid_config():
+    for name in PRESETS:
+        config = make_config(name)
+        assert config.preset == name and TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_config_round_trips_through_json_and_toml(tmp_path):
+    from gatelearn.training import load_config
+    config = make_config("mnist-conv-s", iterations=50, seed=4, split_seed=None, harden_at=[0.5],
+                         input_levels=[63, 127, 191], init_from=tmp_path / "run")
+    # values are normalised as they are made: what JSON gives back compares equal
+    assert config.input_levels == [63.0, 127.0, 191.0] and config.init_from == str(tmp_path / "run")
+    config.save(tmp_path / "config.json")
+    assert load_config(tmp_path / "config.json") == config
+    # A None in a file counts (here: no lr step, where the preset has one), as it does in a dict.
+    plain = config.replace(lr_decay_at=None)
+    plain.save(tmp_path / "plain.json")
+    assert load_config(tmp_path / "plain.json").lr_decay_at is None
+    assert TrainConfig.from_dict(json.loads(plain.to_json())) == plain
+    # A hand-written TOML file names a preset and changes what differs; overrides go over it.
+    (tmp_path / "run.toml").write_text(
+        'preset = "monk1"\niterations = 500\nlr = 1\nharden_at = [0.5]\n'
+        '[[layers]]\nkind = "logic"\nout = 32\n[[layers]]\nkind = "logic"\nout = 16\n')
+    from_toml = load_config(tmp_path / "run.toml", seed=7, iterations=None)
+    assert from_toml == make_config("monk1", iterations=500, lr=1.0, harden_at=[0.5], seed=7, widths=[32, 16])
+    # without a preset, a file must hold every required setting
+    (tmp_path / "bare.toml").write_text("iterations = 5\n")
+    with pytest.raises(InputError, match="missing training setting.*dataset, layers, tau, eval_every"):
+        load_config(tmp_path / "bare.toml")
+
+
+def test_bad_settings_give_one_line_naming_them(tmp_path):
+    from gatelearn.training import load_config
+    for file, text, message in (
+            ("a.toml", 'preset = "monk1"\nmomentum = 0.9\n',
+             r"a.toml: unknown training setting\(s\) momentum; known: "),
+            ("b.toml", 'preset = "monk1"\niterations = "many"\n', "b.toml: iterations must be an integer, got 'many'"),
+            ("c.json", '{"preset": "monk1", "keep": "first"}', "c.json: keep must be 'last' or 'best', got 'first'"),
+            ("d.json", '{"preset": "monk1",', "d.json is not valid JSON"),
+            ("e.toml", 'preset = "monk1"\nlr = true\n', "lr must be a number, got True")):
+        (tmp_path / file).write_text(text)
+        with pytest.raises(InputError, match=message) as info:
+            load_config(tmp_path / file)
+        assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="optimizer must be 'adam' or 'adamw', got 'sgd'"):
+        make_config("monk1", optimizer="sgd")
+    with pytest.raises(InputError, match=r"unknown training setting\(s\) momentum"):
+        train({**toy_config().to_dict(), "momentum": 0.9}, tmp_path / "x", progress=False, dataset=toy_dataset())
 
 
 # ------------------------------------------------------------------------- real data
@@ -544,7 +603,8 @@ def _distributed_worker(rank: int, world: int, init_file: str, out: str, config:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         model, _ = train_model(config, Path(out) / "run", progress=False, dataset=toy_dataset())
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(Path(out) / f"rank{rank}.safetensors"))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+                  str(Path(out) / f"rank{rank}.safetensors"))
     finally:
         dist.destroy_process_group()
     # As `gatelearn train --distributed` does (cli/train.py): DDP keeps gloo's threads alive past
@@ -553,8 +613,8 @@ def _distributed_worker(rank: int, world: int, init_file: str, out: str, config:
 
 
 def test_distributed_matches_single_process(tmp_path):
-    from safetensors.torch import load_file
     import torch.multiprocessing as mp
+    from safetensors.torch import load_file
     cfg = dict(sampling="gumbel", dtype="float64", iterations=12, eval_every=1, batch_size=16,
                checkpoint_every=100)
     mp.spawn(_distributed_worker, args=(2, str(tmp_path / "init"), str(tmp_path),

@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     except GatelearnError as exc:
         print(f"gatelearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"gatelearn {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # `gatelearn train` says where it stopped and how to continue; a plain Ctrl-C says nothing
+        print(f"gatelearn {args.command}: {exc or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -1,11 +1,13 @@
 """The training loop: ``train(config, out_dir)``.
 
-Reading order: set up (data -> bits, model, optimizer, maybe resume) -> loop (sample batch,
-step, every ``eval_every`` evaluate and log, every ``checkpoint_every`` checkpoint) -> finish
-(final evaluation, model, summary, plots).
+:func:`train_model` reads top to bottom: set up a :class:`Trainer` (data -> bits, model,
+optimizer, maybe resume), loop (step; every ``eval_every`` evaluate and log; every
+``checkpoint_every`` checkpoint), finish (final evaluation, model, summary, plots). The trainer's
+methods are those stages.
 
 What it writes into ``out_dir`` (rank 0 only when distributed):
 
+    config.json              the run's settings: `gatelearn train --config` on it trains it again
     metrics.jsonl            one JSON line per evaluation, flushed as written
     checkpoint.safetensors   model + optimizer + RNG state + metrics, for --resume
     model.safetensors        the trained model (gatelearn.save), model.json beside it
@@ -31,170 +33,400 @@ since an ordinary interpreter exit under those threads can abort.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import math
 import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.augment import check_shift, draw_shifts, shift_images, step_generator
 from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
 from ..kernels.allocator import keep_freed_memory
-from ..layers.encoders import apply_encoder_override
 from ..model import LogicNet, build_model, load, save
+from .batches import BatchSampler, BitsToScores, TrainingData, encode, prepare_data
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from .presets import RUN_DEFAULTS, layer_specs
+from .config import TrainConfig, resume_config
+from .evaluation import accuracy, eval_chunk, raw_accuracy, soft_relaxation
+from .presets import layer_specs
+from .schedule import discreteness_loss, discreteness_weight, harden, harden_points, learned_layers, learning_rate
 from .usage import gate_usage
 
+if TYPE_CHECKING:
+    from ..data import Dataset
+
+__all__ = ["train", "train_model", "Trainer", "start_from_trained", "CONFIG_FILE", "METRICS_FILE",
+           "SUMMARY_FILE", "BitsToScores", "encode", "accuracy", "soft_relaxation", "learned_layers",
+           "learning_rate", "discreteness_loss", "discreteness_weight"]
+
+CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 ACCURACY_PLOT = "accuracy.png"
 GATES_PLOT = "gates.png"
-
-# Settings that may differ between a run and its resumption: they do not change the numbers
-# computed so far.
-RESUMABLE_CHANGES = ("iterations", "threads", "data_dir", "eval_every", "checkpoint_every", "distributed",
-                     "time_limit", "lr_decay_at", "lr_decay", "harden_at", "keep")
-# (iterations, the lr schedule and the hardening schedule do change the numbers, but only from the
-# resumption on: they are how one extends a run or settles it with a lower learning rate or with
-# discrete early layers. Which model is kept changes nothing before the end: the best one is
-# tracked whenever there is a validation split.)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+# ------------------------------------------------------------------------------ train
+
+def train(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *, resume: bool = False,
+          progress: bool = True, dataset: Dataset | None = None) -> dict:
+    """Train as ``config`` says (see :func:`gatelearn.training.make_config`); returns the summary
+    (also written to ``out_dir/summary.json``). A dict ``config`` is checked into a
+    :class:`TrainConfig`; with ``resume`` it may hold only the settings to change (``{"iterations":
+    N}``), the rest coming from the checkpoint. ``dataset`` overrides loading ``config.dataset`` (a
+    :class:`gatelearn.data.Dataset`-like object; tests use synthetic ones)."""
+    return train_model(config, out_dir, resume=resume, progress=progress, dataset=dataset)[1]
+
+
+def train_model(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *, resume: bool = False,
+                progress: bool = True, dataset: Dataset | None = None) -> tuple[LogicNet, dict]:
+    """Like :func:`train`, returning ``(model, summary)`` (the summary is empty on ranks other than 0)."""
+    run = Trainer(config, out_dir, resume=resume, dataset=dataset, progress=progress)
+    with _StopOnSigint() as stop, run:
+        while run.it < run.iterations:
+            run.step()
+            if run.out_of_time():
+                run.iterations = run.it    # the run finishes here, as if it were this long
+            if run.master and run.due(run.eval_every):
+                run.log(run.evaluate())
+            if run.master and (run.due(run.checkpoint_every) or stop.requested):
+                run.checkpoint()
+            if stop.requested:
+                raise KeyboardInterrupt(f"interrupted at iteration {run.it}; checkpoint in {run.ckpt_file}; "
+                                        f"continue with `gatelearn train --out {run.out_dir} --resume`")
+    return run.finish()
+
+
+class Trainer:
+    """One training run. Constructing it sets everything up; then :meth:`step` trains one
+    iteration, :meth:`evaluate` / :meth:`log` make and write a metrics line, :meth:`checkpoint`
+    saves the state, and :meth:`finish` writes the model, summary and plots. Used as a context
+    manager it holds the metrics file and the progress bar open."""
+
+    def __init__(self, config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *,
+                 resume: bool = False, dataset: Dataset | None = None, progress: bool = True):
+        self.out_dir = Path(out_dir)
+        self.ckpt_file = self.out_dir / CHECKPOINT_FILE
+        ckpt = self._open(config, resume)
+        self._setup_process()
+        if dataset is None:
+            from ..data import load_dataset
+            dataset = load_dataset(self.config.dataset, data_dir=self.config.data_dir,
+                                   split_seed=self.config.split_seed)
+        self.dataset = dataset
+        self.data: TrainingData = prepare_data(self.config, dataset)
+        self._build_model(ckpt is None)
+        # The state that moves: the iteration, the running loss since the last metrics line, the
+        # metrics so far, and the best evaluation on the validation split with its model state.
+        self.start, self.metrics, self.seconds_before = 0, [], 0.0
+        self.loss_sum, self.loss_count = 0.0, 0
+        self.best: dict | None = None
+        self.best_state: dict | None = None
+        if ckpt is not None:
+            self._restore(ckpt)
+        self.it = self.start
+        self.net = self._wrap_distributed()
+        if self.master:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            # Drop lines logged after the checkpoint by an interrupted run: they will be redone.
+            atomic_write_text(self.out_dir / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in self.metrics))
+            self.config.save(self.out_dir / CONFIG_FILE)
+        self.t0 = time.perf_counter()
+        d = self.data
+        self.chunk = eval_chunk(self.scores, d.bits_test if len(d.bits_test) else d.bits_train, self.dtype)
+        self.progress = progress
+        self.model.train()
+
+    # --- setup ------------------------------------------------------------------------------
+
+    def _open(self, config: TrainConfig | Mapping[str, Any], resume: bool) -> dict | None:
+        """The config (the checkpoint's with the allowed changes, when resuming) and the checkpoint."""
+        ckpt = None
+        if resume:
+            ckpt = load_checkpoint(self.ckpt_file)
+            self.config = resume_config(ckpt["info"]["config"], config, self.ckpt_file)
+        elif self.ckpt_file.exists():
+            raise InputError(f"{self.out_dir} already holds a checkpoint of an earlier run; pass --resume to "
+                             f"continue it, or choose another --out (or delete {self.ckpt_file})")
+        else:
+            self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+        return ckpt
+
+    def _setup_process(self) -> None:
+        """Process group, threads, dtype, and the checks that need no data."""
+        c = self.config
+        self.rank, self.world, self.created_group = _setup_distributed(c)
+        self.master = self.rank == 0
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        keep_freed_memory()     # no page faults on every step's big tensors (see kernels.allocator)
+        self.dtype = DTYPES[c.dtype]
+        self.batch_size, self.iterations = c.batch_size, c.iterations
+        self.eval_every = max(1, c.eval_every)
+        # time_limit: minutes of this session's training (not counting earlier sessions of a
+        # resumed run), after which the run finishes as if `iterations` had been reached.
+        if c.time_limit is not None and self.world > 1:
+            raise InputError("--time-limit is not supported with --distributed (ranks would stop at different steps)")
+        self.checkpoint_every = max(1, c.checkpoint_every or self.iterations)
+        if self.batch_size < 1 or self.iterations < 0:
+            raise InputError(f"batch_size must be >= 1 and iterations >= 0, got {self.batch_size}, {self.iterations}")
+        if self.batch_size % self.world:
+            raise InputError(f"the global batch ({self.batch_size}) must split evenly over {self.world} processes")
+        if c.keep == "best" and not c.validation:
+            raise InputError("keep='best' chooses by validation accuracy and needs a validation split "
+                             "(--validation F, e.g. 0.2)")
+        share = self.batch_size // self.world
+        self.share = slice(self.rank * share, (self.rank + 1) * share)   # this rank's part of a batch
+
+    def _build_model(self, fresh: bool) -> None:
+        """Model, optimizer, batch sampler, and the checks of the schedules (before any training)."""
+        c, d = self.config, self.data
+        spec = {"encoder": d.encoder.spec(), "layers": layer_specs(c),
+                "head": {"kind": "groupsum", "classes": int(self.dataset.classes), "tau": c.tau},
+                "seed": c.seed}
+        torch.manual_seed(c.seed)   # the global generator draws the Gumbel noise (same on every rank)
+        self.model = model = build_model(spec)
+        model.encoder.load_state_dict(d.encoder.state_dict())
+        if c.init_from and fresh:   # a resumed run restores its own weights
+            start_from_trained(model, c.init_from)
+        model.to(self.dtype)
+        self.scores = BitsToScores(model)
+        opt_cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
+        # The fused (single-kernel) Adam is about 3x faster than the default for-each one on the
+        # CPU and gives the same update; it needs floating-point parameters on a supported device.
+        params = list(model.parameters())
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        self.optimizer = opt_cls(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused or None)
+        self.sampler = BatchSampler(len(d.bits_train), c.seed)
+        learning_rate(c, 0)   # a bad schedule fails before any training
+        self.penalized = learned_layers(model, c.discreteness_layers)
+        discreteness_weight(c, 0)   # so does a bad weight
+        learned = learned_layers(model)
+        self.hardening = list(zip(learned, harden_points(c, learned)))   # (layer, iteration) pairs
+        if self.hardening and self.world > 1:
+            raise InputError("harden_at is not supported with --distributed (frozen layers would leave DDP "
+                             "waiting for their gradients)")
+
+    def _restore(self, ckpt: dict) -> None:
+        info = ckpt["info"]
+        if info["spec"] != self.model.spec:
+            raise InputError(f"{self.ckpt_file} was trained with a different model spec; cannot resume")
+        self.model.load_state_dict(ckpt["model_state"])
+        self.optimizer.load_state_dict(ckpt["optimizer_state"])
+        self.sampler.load(ckpt["rng"], info)
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self.start, self.metrics = int(info["iteration"]), list(info["metrics"])
+        self.seconds_before = float(info["train_seconds"])
+        # The running loss is part of the checkpoint, so a resumed run logs the same numbers.
+        self.loss_sum, self.loss_count = info["loss_sum"], info["loss_count"]
+        self.best, self.best_state = info.get("best"), ckpt.get("best_state")
+        if self.start > self.iterations:
+            raise InputError(f"{self.ckpt_file} is at iteration {self.start}, past the requested "
+                             f"{self.iterations} iterations")
+
+    def _wrap_distributed(self) -> nn.Module:
+        if self.world == 1:
+            return self.scores
+        import inspect
+
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        # Wiring buffers never change, so there is nothing to broadcast each step (the keyword
+        # was renamed in recent torch).
+        no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                   else "broadcast_buffers")
+        return DDP(self.scores, **{no_sync: False})
+
+    def __enter__(self) -> Trainer:
+        from tqdm import tqdm
+        c = self.config
+        self.bar = tqdm(total=self.iterations, initial=min(self.start, self.iterations),
+                        disable=not (self.progress and self.master), desc=str(c.preset or c.dataset),
+                        dynamic_ncols=True, leave=True)
+        self._log = open(self.out_dir / METRICS_FILE, "a") if self.master else None
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.bar.close()
+        if self._log is not None:
+            self._log.close()
+        return False
+
+    # --- the stages of an iteration ---------------------------------------------------------
+
+    def step(self) -> None:
+        """One optimizer step on the next batch (after hardening the layers due)."""
+        c, it = self.config, self.it
+        for layer, point in self.hardening:
+            if it >= point and layer.weight.requires_grad:
+                harden(layer)
+        idx = self.sampler.next(self.batch_size)[self.share]   # every rank draws the whole global batch
+        loss = F.cross_entropy(self.net(self.data.inputs(idx, it, self.share, self.dtype)), self.data.y_train[idx])
+        objective = loss
+        if (weight := discreteness_weight(c, it)) > 0.0:
+            objective = loss + weight * discreteness_loss(self.penalized)
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(c, it)
+        self.optimizer.step()
+        self.it = it + 1
+        step_loss = loss.detach()
+        if self.world > 1:
+            import torch.distributed as dist
+            dist.all_reduce(step_loss)
+            step_loss /= self.world
+        self.loss_sum += float(step_loss)
+        self.loss_count += 1
+        if not math.isfinite(self.loss_sum):
+            raise InputError(f"training diverged at iteration {self.it} (loss {float(step_loss)}); lower --lr")
+        self.bar.update(1)
+
+    def out_of_time(self) -> bool:
+        limit = self.config.time_limit
+        return limit is not None and time.perf_counter() - self.t0 >= 60.0 * limit
+
+    def due(self, every: int) -> bool:
+        """Whether something done every ``every`` iterations (and at the end) is due now."""
+        return self.it % every == 0 or self.it == self.iterations
+
+    def elapsed(self) -> float:
+        """Seconds of training, earlier sessions of a resumed run included."""
+        return self.seconds_before + time.perf_counter() - self.t0
+
+    def evaluate(self) -> dict:
+        """A metrics line for the current model: loss since the last line, test (and validation)
+        accuracy of the relaxed and the hard network, gates used."""
+        s, d, dtype, chunk = self.scores, self.data, self.dtype, self.chunk
+        relaxed = accuracy(s, d.bits_test, d.y_test, dtype, hard=False, chunk=chunk)
+        hard = accuracy(s, d.bits_test, d.y_test, dtype, hard=True, chunk=chunk)
+        line = {"iteration": self.it, "loss": self.loss_sum / self.loss_count, "relaxed_accuracy": relaxed,
+                "hard_accuracy": hard, "gap": relaxed - hard, "gates_used": gate_usage(self.model)["gates_used"]}
+        if d.val is not None:
+            line["val_relaxed_accuracy"] = accuracy(s, *d.val, dtype, hard=False, chunk=chunk)
+            line["val_hard_accuracy"] = accuracy(s, *d.val, dtype, hard=True, chunk=chunk)
+        line["elapsed"] = round(self.elapsed(), 3)
+        return line
+
+    def log(self, line: dict) -> None:
+        """Record a metrics line: remember the model if it is the best so far, start a new running
+        loss, append the line to metrics.jsonl, show it on the progress bar."""
+        self._remember_if_best(line)
+        if self.it % self.eval_every == 0:
+            # Not after the extra line at the end of a run that stops off the eval grid: a run
+            # resumed from there then logs the same losses as an uninterrupted one.
+            self.loss_sum, self.loss_count = 0.0, 0
+        self.metrics.append(line)
+        self._log.write(json.dumps(line) + "\n")
+        self._log.flush()
+        self.bar.set_postfix(loss=f"{line['loss']:.4f}", acc=f"{100 * line['hard_accuracy']:.2f}%",
+                             gap=f"{100 * line['gap']:+.2f}")
+
+    def _remember_if_best(self, line: dict) -> None:
+        """Keep the model state of the best validation evaluation (hard accuracy, then relaxed,
+        then the earlier); the test set never chooses."""
+        if "val_hard_accuracy" not in line:
+            return
+        score = (line["val_hard_accuracy"], line["val_relaxed_accuracy"])
+        if self.best is None or score > (self.best["val_hard_accuracy"], self.best["val_relaxed_accuracy"]):
+            self.best = {"iteration": line["iteration"], "val_hard_accuracy": score[0],
+                         "val_relaxed_accuracy": score[1]}
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def checkpoint(self) -> None:
+        rng_tensors, rng_info = self.sampler.state()
+        rng_tensors["torch"] = torch.get_rng_state()
+        save_checkpoint(self.ckpt_file, model_state=self.model.state_dict(),
+                        optimizer_state=self.optimizer.state_dict(), rng=rng_tensors, best_state=self.best_state,
+                        info={"iteration": self.it, "config": self.config.to_dict(), "spec": self.model.spec,
+                              "metrics": self.metrics, "train_seconds": self.elapsed(), "loss_sum": self.loss_sum,
+                              "loss_count": self.loss_count, "best": self.best, **rng_info})
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def finish(self) -> tuple[LogicNet, dict]:
+        """Rank 0 writes the model, summary and plots; then every rank meets the others."""
+        summary: dict = {}
+        if self.master:
+            summary = self._write_results(self.elapsed())
+        if self.world > 1:
+            import torch.distributed as dist
+            dist.barrier()   # files are complete before any rank returns
+            if self.created_group:
+                dist.destroy_process_group()
+        return self.model, summary
+
+    def _write_results(self, train_seconds: float) -> dict:
+        """Final evaluation, model, summary and plots. With keep='best' the saved model is the best
+        one on the validation split; the checkpoint keeps the last (to extend the run)."""
+        from .plots import plot_accuracy, plot_gates
+        c, d, model, metrics, iterations = self.config, self.data, self.model, self.metrics, self.iterations
+        if not metrics or metrics[-1]["iteration"] != iterations:
+            # Resumed after the end, or zero iterations: evaluate what there is.
+            last = {"iteration": iterations, "loss": None,
+                    "relaxed_accuracy": accuracy(self.scores, d.bits_test, d.y_test, self.dtype, hard=False),
+                    "hard_accuracy": accuracy(self.scores, d.bits_test, d.y_test, self.dtype, hard=True)}
+            last["gap"] = last["relaxed_accuracy"] - last["hard_accuracy"]
+            last["gates_used"] = gate_usage(model)["gates_used"]
+            last["elapsed"] = round(train_seconds, 3)
+            metrics.append(last)
+            with open(self.out_dir / METRICS_FILE, "a") as fh:
+                fh.write(json.dumps(last) + "\n")
+            self.checkpoint()
+        keep_best = c.keep == "best" and self.best_state is not None
+        last = metrics[-1]
+        relaxed = last["relaxed_accuracy"]
+        if keep_best:
+            model.load_state_dict(self.best_state)
+            last = next((m for m in metrics if m["iteration"] == self.best["iteration"]), self.best)
+            relaxed = accuracy(self.scores, d.bits_test, d.y_test, self.dtype, hard=False)
+        # The hard accuracy reported is that of the complete model on raw test inputs, i.e. exactly
+        # what `gatelearn.load(out_dir)` will compute, encoder included.
+        model.eval()
+        hard = raw_accuracy(model, self.dataset.x_test, self.dataset.y_test)
+        model.train()
+        usage = gate_usage(model)
+        save(model, self.out_dir)
+        summary = {
+            "preset": c.preset,
+            "dataset": c.dataset,
+            "hard_accuracy": hard,
+            "relaxed_accuracy": relaxed,
+            "gap": relaxed - hard,
+            "gates": model.num_gates(),
+            "gates_used": usage["gates_used"],
+            "layers": usage["layers"],
+            "final_loss": next((m["loss"] for m in reversed(metrics) if m.get("loss") is not None), None),
+            "train_seconds": round(train_seconds, 3),
+            "seconds_per_iteration": round(train_seconds / max(1, iterations), 6),
+            "iterations": iterations,
+            "kept": "best" if keep_best else "last",
+            "kept_iteration": last["iteration"],
+            "resumed_from": self.start or None,
+            "world_size": self.world,
+            "test_samples": int(len(self.dataset.y_test)),
+            "reference": c.reference,
+            "config": c.to_dict(),
+        }
+        if "val_hard_accuracy" in last:
+            summary["val_hard_accuracy"] = last["val_hard_accuracy"]
+            summary["val_relaxed_accuracy"] = last["val_relaxed_accuracy"]
+        atomic_write_text(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        title = str(c.preset or c.dataset or "")
+        plot_accuracy(metrics, self.out_dir / ACCURACY_PLOT, title,
+                      kept_at=summary["kept_iteration"] if keep_best else None)
+        plot_gates(usage, self.out_dir / GATES_PLOT, title)
+        return summary
+
+
 # ------------------------------------------------------------------------------ helpers
-
-class BitsToScores(nn.Module):
-    """Encoded bits -> class scores (the model minus its encoder). Training feeds bits encoded
-    once up front, so the encoder does not run every step; this is also what DDP wraps."""
-
-    def __init__(self, model: LogicNet):
-        super().__init__()
-        self.model = model
-
-    def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        h = bits
-        for layer in self.model.layers:
-            h = layer(h)
-        return self.model.head(h)
-
-
-class BatchSampler:
-    """Epochs of seeded random permutations; a batch may straddle two epochs.
-
-    Its whole state (generator, current permutation, position) goes into the checkpoint.
-    """
-
-    def __init__(self, n: int, seed: int):
-        self.n = int(n)
-        self.gen = torch.Generator().manual_seed(int(seed))
-        self.perm = torch.randperm(self.n, generator=self.gen)
-        self.pos = 0
-
-    def next(self, size: int) -> torch.Tensor:
-        parts, need = [], size
-        while need:
-            if self.pos == self.n:
-                self.perm, self.pos = torch.randperm(self.n, generator=self.gen), 0
-            take = min(need, self.n - self.pos)
-            parts.append(self.perm[self.pos:self.pos + take])
-            self.pos += take
-            need -= take
-        return torch.cat(parts)
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        return {"batch_generator": self.gen.get_state(), "batch_perm": self.perm}, {"batch_pos": self.pos}
-
-    def load(self, tensors: dict[str, torch.Tensor], info: dict) -> None:
-        self.gen.set_state(tensors["batch_generator"])
-        self.perm = tensors["batch_perm"].clone()
-        self.pos = int(info["batch_pos"])
-
-
-@contextlib.contextmanager
-def soft_relaxation(model: nn.Module):
-    """Evaluate the relaxation without sampling.
-
-    With Gumbel straight-through sampling a train-mode forward is one randomly drawn discrete
-    network, not the relaxation, and drawing it would consume the training RNG. The relaxed
-    accuracy is therefore measured on the noise-free soft mixture (``sampling="soft"``): the
-    deterministic relaxed network whose distance to the hard network is the discretization gap.
-    """
-    changed = [m for m in model.modules() if getattr(m, "sampling", "soft") != "soft"]
-    saved = [m.sampling for m in changed]
-    for m in changed:
-        m.sampling = "soft"
-    try:
-        yield
-    finally:
-        for m, s in zip(changed, saved):
-            m.sampling = s
-
-
-@torch.no_grad()
-def encode(encoder: nn.Module, x, chunk: int = 8192) -> torch.Tensor:
-    """Raw features -> bits as a uint8 tensor (4x smaller than float; cast per batch)."""
-    x = torch.as_tensor(x)
-    parts = [encoder(x[i:i + chunk]).to(torch.uint8) for i in range(0, len(x), chunk)]
-    return torch.cat(parts) if parts else torch.zeros(0, getattr(encoder, "out_features", 0), dtype=torch.uint8)
-
-
-@torch.no_grad()
-def _eval_chunk(scores: "BitsToScores", bits: torch.Tensor, dtype) -> int:
-    """Samples per evaluation chunk: bound the largest activation (measured on one sample, so
-    any layer kind and shape works) to about 32 M values per chunk."""
-    if len(bits) == 0:
-        return 1
-    model = scores.model
-    was = model.training
-    model.train()
-    largest = bits[0].numel()
-    try:
-        with soft_relaxation(model):
-            h = bits[:1].to(dtype)
-            for layer in model.layers:
-                h = layer(h)
-                largest = max(largest, h.numel())
-    finally:
-        model.train(was)
-    return max(16, min(8192, (32 << 20) // largest))
-
-
-@torch.no_grad()
-def accuracy(scores: nn.Module, bits: torch.Tensor, y: torch.Tensor, dtype, *, hard: bool,
-             chunk: int | None = None) -> float:
-    """Accuracy of the hard (eval-mode) network, or of the soft relaxation (train mode, no noise)."""
-    model = scores.model
-    chunk = chunk or _eval_chunk(scores, bits, dtype)
-    was = model.training
-    model.train(not hard)
-    correct = 0
-    try:
-        with soft_relaxation(model):
-            for i in range(0, len(bits), chunk):
-                pred = scores(bits[i:i + chunk].to(dtype)).argmax(1)
-                correct += int((pred == y[i:i + chunk]).sum())
-    finally:
-        model.train(was)
-    return correct / max(1, len(bits))
-
-
-@torch.no_grad()
-def raw_accuracy(model: LogicNet, x, y, chunk: int = 4096) -> float:
-    """Accuracy of the complete saved model (encoder included) on raw inputs, in eval mode."""
-    x, y = torch.as_tensor(x), torch.as_tensor(y)
-    correct = sum(int((model.predict(x[i:i + chunk]) == y[i:i + chunk]).sum()) for i in range(0, len(x), chunk))
-    return correct / max(1, len(x))
-
 
 class _StopOnSigint:
     """First Ctrl-C: finish the current step, checkpoint, then raise KeyboardInterrupt (so the
@@ -204,24 +436,24 @@ class _StopOnSigint:
         self.requested = False
         self._previous = None
 
-    def __enter__(self):
+    def __enter__(self) -> _StopOnSigint:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum, frame) -> None:
         self.requested = True
         signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> bool:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
 
 
-def _setup_distributed(config: dict) -> tuple[int, int, bool]:
+def _setup_distributed(config: TrainConfig) -> tuple[int, int, bool]:
     """(rank, world size, whether we created the process group)."""
-    if not config.get("distributed"):
+    if not config.distributed:
         return 0, 1, False
     import torch.distributed as dist
     created = False
@@ -232,22 +464,6 @@ def _setup_distributed(config: dict) -> tuple[int, int, bool]:
         dist.init_process_group("gloo")
         created = True
     return dist.get_rank(), dist.get_world_size(), created
-
-
-def _check_resume_config(saved: dict, given: dict, file: Path) -> dict:
-    """The checkpoint's config, with the harmless changes from ``given``; other changes are errors."""
-    # A run setting missing from an older checkpoint had its default value then.
-    saved = {**{k: v for k, v in RUN_DEFAULTS.items() if k in given}, **saved}
-    conflicts = [k for k, v in given.items()
-                 if k not in RESUMABLE_CHANGES and k in saved and v is not None and saved[k] != v]
-    if conflicts:
-        detail = ", ".join(f"{k}: checkpoint {saved[k]!r} vs now {given[k]!r}" for k in conflicts)
-        raise InputError(f"cannot resume {file} with different settings ({detail}); "
-                         f"only {', '.join(RESUMABLE_CHANGES)} may change")
-    config = dict(saved)
-    config.update({k: given[k] for k in RESUMABLE_CHANGES if given.get(k) is not None})
-    config["time_limit"] = given.get("time_limit")   # a limit belongs to one session, not to the run
-    return config
 
 
 def start_from_trained(model: LogicNet, source: str | os.PathLike) -> None:
@@ -279,409 +495,3 @@ def _stateful(spec: dict) -> list[dict]:
     """A model spec's layers without the options that hold no state (may change on fine-tuning)."""
     return [{k: v for k, v in layer.items() if k not in ("sampling", "init", "gumbel_tau", "grad_factor")}
             for layer in spec["layers"]]
-
-
-def learning_rate(config: dict, iteration: int) -> float:
-    """The learning rate of the step that follows ``iteration`` steps: ``lr``, or ``lr * lr_decay``
-    from ``lr_decay_at * iterations`` on. A function of the iteration only, so resuming keeps it."""
-    lr = float(config["lr"])
-    at = config.get("lr_decay_at")
-    if at is None:
-        return lr
-    at = float(at)
-    if not 0.0 < at <= 1.0:
-        raise InputError(f"lr_decay_at must be a fraction of the iterations in (0, 1], got {at}")
-    decay = float(config.get("lr_decay", 0.1))
-    if not decay > 0.0:
-        raise InputError(f"lr_decay must be > 0, got {decay}")
-    return lr * decay if iteration >= round(at * int(config["iterations"])) else lr
-
-
-def learned_layers(model: nn.Module, first: int | None = None) -> list[nn.Module]:
-    """The layers with learned gates (dense and convolutional), in order; the first ``first`` only
-    when given."""
-    layers = [m for m in model.layers if hasattr(m, "weight") and hasattr(m, "parametrization")]
-    return layers if first is None else layers[:int(first)]
-
-
-def discreteness_loss(layers: list[nn.Module]) -> torch.Tensor:
-    """Sum over ``layers`` of each layer's mean discreteness penalty (see
-    :func:`gatelearn.layers.parametrization.discreteness_penalty`): every layer weighs the same,
-    whatever its width, so a narrow first layer is not drowned by wide dense ones."""
-    from ..layers.parametrization import discreteness_penalty
-    return sum(discreteness_penalty(m.parametrization, m.weight) for m in layers)
-
-
-def discreteness_weight(config: dict, iteration: int) -> float:
-    """Weight of the discreteness penalty at ``iteration``: ``discreteness``, ramped linearly from
-    0 at the first step to its full value at the last, so the gates first learn freely and are
-    pulled toward discrete ones as training ends."""
-    weight = float(config.get("discreteness") or 0.0)
-    if weight < 0.0 or not math.isfinite(weight):
-        raise InputError(f"discreteness must be a finite weight >= 0, got {weight}")
-    return weight * min(1.0, iteration / max(1, int(config["iterations"])))
-
-
-def harden_points(config: dict, layers: list[nn.Module]) -> list[int]:
-    """Iterations at which the first learned layers become discrete and stop learning
-    (``harden_at``: one fraction of ``iterations`` per layer, in layer order)."""
-    fractions = list(config.get("harden_at") or [])
-    if len(fractions) > len(layers):
-        raise InputError(f"harden_at has {len(fractions)} fractions but the model has only {len(layers)} "
-                         f"learned layers")
-    for f in fractions:
-        if not 0.0 <= float(f) <= 1.0:
-            raise InputError(f"harden_at takes fractions of the iterations in [0, 1], got {f}")
-    return [round(float(f) * int(config["iterations"])) for f in fractions]
-
-
-def harden(layer: nn.Module) -> None:
-    """Make ``layer`` its discrete gates in training too and freeze it: the layers after it then
-    learn on exactly the values the circuit will give them. Idempotent (a resumed run calls it
-    again on the saved, already hard, weights)."""
-    from ..layers.parametrization import hard_weights
-    with torch.no_grad():
-        layer.weight.copy_(hard_weights(layer.parametrization, layer.gate_ids().reshape(-1), layer.weight.dtype))
-    layer.weight.requires_grad_(False)
-    layer.weight.grad = None
-
-
-def _write_metrics_file(path: Path, metrics: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(m) + "\n" for m in metrics))
-
-
-# ------------------------------------------------------------------------------ train
-
-def train(config: dict, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
-          dataset=None) -> dict:
-    """Train as ``config`` says (see :func:`gatelearn.training.presets.make_config`); returns the
-    summary (also written to ``out_dir/summary.json``). ``dataset`` overrides loading
-    ``config["dataset"]`` (a :class:`gatelearn.data.Dataset`-like object; tests use synthetic ones)."""
-    return train_model(config, out_dir, resume=resume, progress=progress, dataset=dataset)[1]
-
-
-def train_model(config: dict, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
-                dataset=None) -> tuple[LogicNet, dict]:
-    """Like :func:`train`, returning ``(model, summary)``."""
-    out_dir = Path(out_dir)
-    ckpt_file = out_dir / CHECKPOINT_FILE
-    ckpt = None
-    if resume:
-        ckpt = load_checkpoint(ckpt_file)
-        config = _check_resume_config(ckpt["info"]["config"], config, ckpt_file)
-    elif ckpt_file.exists():
-        raise InputError(f"{out_dir} already holds a checkpoint of an earlier run; pass --resume to "
-                         f"continue it, or choose another --out (or delete {ckpt_file})")
-    config = dict(config)
-    if config.get("init_from") is not None:
-        config["init_from"] = os.fspath(config["init_from"])   # the config is saved as JSON
-
-    rank, world, created_group = _setup_distributed(config)
-    master = rank == 0
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
-    keep_freed_memory()     # no page faults on every step's big tensors (see kernels.allocator)
-    if config.get("dtype", "float32") not in DTYPES:
-        raise InputError(f"unknown dtype {config['dtype']!r}; choose one of {', '.join(DTYPES)}")
-    dtype = DTYPES[config.get("dtype", "float32")]
-    batch_size, iterations = int(config["batch_size"]), int(config["iterations"])
-    eval_every = max(1, int(config["eval_every"]))
-    # --time-limit: stop after that many minutes of training (this session's, not counting
-    # earlier sessions of a resumed run) and finish as if `iterations` had been reached there.
-    time_limit = config.get("time_limit")
-    if time_limit is not None and world > 1:
-        raise InputError("--time-limit is not supported with --distributed (ranks would stop at different steps)")
-    checkpoint_every = max(1, int(config.get("checkpoint_every") or iterations))
-    if batch_size < 1 or iterations < 0:
-        raise InputError(f"batch_size must be >= 1 and iterations >= 0, got {batch_size}, {iterations}")
-    if batch_size % world:
-        raise InputError(f"the global batch ({batch_size}) must split evenly over {world} processes")
-    seed = int(config["seed"])
-    keep = config.get("keep") or "last"
-    if keep not in ("last", "best"):
-        raise InputError(f"keep must be 'last' or 'best', got {keep!r}")
-    if keep == "best" and not config.get("validation"):
-        raise InputError("keep='best' chooses by validation accuracy and needs a validation split "
-                         "(--validation F, e.g. 0.2)")
-    lo, hi = rank * (batch_size // world), (rank + 1) * (batch_size // world)   # this rank's share of a batch
-
-    # --- data: encode to bits once ------------------------------------------------------
-    if dataset is None:
-        from ..data import load_dataset
-        dataset = load_dataset(config["dataset"], data_dir=config.get("data_dir"),
-                               split_seed=config.get("split_seed"))
-    x_train, y_train = dataset.x_train, dataset.y_train
-    val = None
-    if config.get("validation"):
-        x_train, y_train, x_val, y_val = dataset.validation_split(config["validation"], seed)
-    # A preset's "encoder" options (e.g. image-shaped bits for convolutional layers) go over the
-    # dataset's fitted encoder; the thresholds stay the dataset's.
-    # --input-levels: thermometer thresholds for every raw feature instead of the dataset's.
-    override = dict(config.get("encoder") or {})
-    if config.get("input_levels") is not None:
-        override["levels"] = [float(t) for t in config["input_levels"]]
-    encoder = apply_encoder_override(dataset.make_encoder(), override or None)
-    bits_train, y_train = encode(encoder, x_train), torch.as_tensor(y_train)
-    bits_test, y_test = encode(encoder, dataset.x_test), torch.as_tensor(dataset.y_test)
-    if config.get("validation"):
-        val = (encode(encoder, x_val), torch.as_tensor(y_val))
-    if len(bits_train) == 0:
-        raise InputError(f"dataset {config.get('dataset')!r} has no training rows")
-    # Training on relaxed input bits (e.g. MNIST's grey values) and on shifted images draws each
-    # batch's inputs from the raw rows through the encoder; evaluation keeps the test images and
-    # the hard bits the circuit will see.
-    relax_width = config.get("relaxed_inputs") or None     # 0 / None: the hard bits
-    shift = int(config.get("augment_shift") or 0)
-    if relax_width is not None and not hasattr(encoder, "relaxed"):
-        raise InputError(f"relaxed_inputs needs a threshold encoder; dataset {config.get('dataset')!r} "
-                         f"uses a {encoder.spec().get('kind')!r} encoder")
-    image = dataset.image_shape
-    if shift and image is None:
-        raise InputError(f"augment_shift needs image data; dataset {dataset.name!r} has no image shape")
-    raw_train = torch.as_tensor(x_train) if (relax_width is not None or shift) else None
-    if relax_width is not None:
-        encoder.relaxed(raw_train[:1], relax_width)   # a bad width fails here
-    if shift:
-        check_shift(image, shift, raw_train.shape[1])                   # so does a bad shift
-
-    def train_inputs(idx: torch.Tensor, step: int) -> torch.Tensor:
-        if raw_train is None:
-            return bits_train[idx].to(dtype)
-        raw = raw_train[idx]
-        if shift:
-            # shifts drawn for the whole global batch, so every rank takes its own share of one draw
-            shifts = draw_shifts(batch_size, shift, step_generator(seed, step))[lo:hi]
-            raw = shift_images(raw, image, shifts, shift)
-        if relax_width is None:
-            return encoder(raw).to(dtype)
-        return encoder.relaxed(raw, relax_width).to(dtype)
-
-    # --- model and optimizer ----------------------------------------------------------------
-    spec = {"encoder": encoder.spec(), "layers": layer_specs(config),
-            "head": {"kind": "groupsum", "classes": int(dataset.classes), "tau": float(config["tau"])},
-            "seed": seed}
-    torch.manual_seed(seed)   # the global generator draws the Gumbel noise (same on every rank)
-    model = build_model(spec)
-    model.encoder.load_state_dict(encoder.state_dict())
-    if config.get("init_from") and ckpt is None:   # a resumed run restores its own weights below
-        start_from_trained(model, config["init_from"])
-    model.to(dtype)
-    scores = BitsToScores(model)
-    if config["optimizer"] not in ("adam", "adamw"):
-        raise InputError(f"unknown optimizer {config['optimizer']!r}; choose adam or adamw")
-    opt_cls = torch.optim.Adam if config["optimizer"] == "adam" else torch.optim.AdamW
-    # The fused (single-kernel) Adam is about 3x faster than the default for-each one on the
-    # CPU and gives the same update; it needs floating-point parameters on a supported device.
-    params = list(model.parameters())
-    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-    optimizer = opt_cls(params, lr=float(config["lr"]), weight_decay=float(config.get("weight_decay", 0.0)),
-                        fused=fused or None)
-    sampler = BatchSampler(len(bits_train), seed)
-    # The schedule counts in the iterations asked for, not where a time limit stops the run.
-    lr_at = functools.partial(learning_rate, dict(config))
-    lr_at(0)   # a bad schedule fails before any training
-    penalized = learned_layers(model, config.get("discreteness_layers"))
-    discreteness_weight(config, 0)   # so does a bad weight
-    learned = learned_layers(model)
-    hardening = list(zip(learned, harden_points(config, learned)))   # (layer, iteration) pairs
-    if hardening and world > 1:
-        raise InputError("harden_at is not supported with --distributed (frozen layers would leave DDP "
-                         "waiting for their gradients)")
-
-    start, metrics, seconds_before = 0, [], 0.0
-    # The best evaluation on the validation split so far and the model state it was made with.
-    best, best_state = None, None
-    if ckpt is not None:
-        info = ckpt["info"]
-        if info["spec"] != model.spec:
-            raise InputError(f"{ckpt_file} was trained with a different model spec; cannot resume")
-        model.load_state_dict(ckpt["model_state"])
-        optimizer.load_state_dict(ckpt["optimizer_state"])
-        sampler.load(ckpt["rng"], info)
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        start, metrics, seconds_before = int(info["iteration"]), list(info["metrics"]), float(info["train_seconds"])
-        best, best_state = info.get("best"), ckpt.get("best_state")
-        if start > iterations:
-            raise InputError(f"{ckpt_file} is at iteration {start}, past the requested {iterations} iterations")
-    net: nn.Module = scores
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        # Wiring buffers never change, so there is nothing to broadcast each step (the keyword
-        # was renamed in recent torch).
-        import inspect
-        no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                   else "broadcast_buffers")
-        net = DDP(scores, **{no_sync: False})
-
-    metrics_path = out_dir / METRICS_FILE
-    if master:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # Drop lines logged after the checkpoint by an interrupted run: they will be redone.
-        _write_metrics_file(metrics_path, metrics)
-    t0 = time.perf_counter()
-
-    def elapsed() -> float:
-        return seconds_before + time.perf_counter() - t0
-
-    chunk = _eval_chunk(scores, bits_test if len(bits_test) else bits_train, dtype)
-
-    def evaluate(it: int, loss: float | None) -> dict:
-        relaxed = accuracy(scores, bits_test, y_test, dtype, hard=False, chunk=chunk)
-        hard = accuracy(scores, bits_test, y_test, dtype, hard=True, chunk=chunk)
-        line = {"iteration": it, "loss": loss, "relaxed_accuracy": relaxed, "hard_accuracy": hard,
-                "gap": relaxed - hard, "gates_used": gate_usage(model)["gates_used"]}
-        if val is not None:
-            line["val_relaxed_accuracy"] = accuracy(scores, *val, dtype, hard=False, chunk=chunk)
-            line["val_hard_accuracy"] = accuracy(scores, *val, dtype, hard=True, chunk=chunk)
-        line["elapsed"] = round(elapsed(), 3)
-        return line
-
-    def checkpoint(it: int) -> None:
-        rng_tensors, rng_info = sampler.state()
-        rng_tensors["torch"] = torch.get_rng_state()
-        save_checkpoint(ckpt_file, model_state=model.state_dict(), optimizer_state=optimizer.state_dict(),
-                        rng=rng_tensors, best_state=best_state,
-                        info={"iteration": it, "config": config, "spec": model.spec, "metrics": metrics,
-                              "train_seconds": elapsed(), "loss_sum": loss_sum, "loss_count": loss_count,
-                              "best": best, **rng_info})
-
-    def remember_if_best(line: dict) -> None:
-        nonlocal best, best_state
-        if "val_hard_accuracy" not in line:
-            return
-        score = (line["val_hard_accuracy"], line["val_relaxed_accuracy"])
-        if best is None or score > (best["val_hard_accuracy"], best["val_relaxed_accuracy"]):
-            best = {"iteration": line["iteration"], "val_hard_accuracy": score[0], "val_relaxed_accuracy": score[1]}
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    # --- the loop -------------------------------------------------------------------------
-    from tqdm import tqdm
-    bar = tqdm(total=iterations, initial=min(start, iterations), disable=not (progress and master),
-               desc=str(config.get("preset") or config.get("dataset")), dynamic_ncols=True, leave=True)
-    # The running loss since the last metrics line is part of the checkpoint, so a resumed run
-    # logs the same numbers as an uninterrupted one.
-    loss_sum, loss_count = (0.0, 0) if ckpt is None else (ckpt["info"]["loss_sum"], ckpt["info"]["loss_count"])
-    model.train()
-    with _StopOnSigint() as stop, (open(metrics_path, "a") if master else contextlib.nullcontext()) as log:
-        it = start
-        while it < iterations:
-            for layer, point in hardening:
-                if it >= point and layer.weight.requires_grad:
-                    harden(layer)
-            idx = sampler.next(batch_size)[lo:hi]   # every rank draws the whole global batch
-            loss = F.cross_entropy(net(train_inputs(idx, it)), y_train[idx])
-            objective = loss
-            if (weight := discreteness_weight(config, it)) > 0.0:
-                objective = loss + weight * discreteness_loss(penalized)
-            optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(it)
-            optimizer.step()
-            it += 1
-            if time_limit is not None and time.perf_counter() - t0 >= 60.0 * float(time_limit):
-                iterations = it   # the end-of-run evaluation and checkpoint below happen now
-            step_loss = loss.detach()
-            if world > 1:
-                import torch.distributed as dist
-                dist.all_reduce(step_loss)
-                step_loss /= world
-            loss_sum += float(step_loss)
-            loss_count += 1
-            if not math.isfinite(loss_sum):
-                raise InputError(f"training diverged at iteration {it} (loss {float(step_loss)}); lower --lr")
-            bar.update(1)
-            if master and (it % eval_every == 0 or it == iterations):
-                line = evaluate(it, loss_sum / loss_count)
-                remember_if_best(line)
-                if it % eval_every == 0:
-                    # Not after the extra line at the end of a run that stops off the eval grid: a
-                    # run resumed from there then logs the same losses as an uninterrupted one.
-                    loss_sum, loss_count = 0.0, 0
-                metrics.append(line)
-                log.write(json.dumps(line) + "\n")
-                log.flush()
-                bar.set_postfix(loss=f"{line['loss']:.4f}", acc=f"{100 * line['hard_accuracy']:.2f}%",
-                                gap=f"{100 * line['gap']:+.2f}")
-            if master and (it % checkpoint_every == 0 or it == iterations or stop.requested):
-                checkpoint(it)
-            if stop.requested:
-                bar.close()
-                raise KeyboardInterrupt(f"training interrupted at iteration {it}; checkpoint in {ckpt_file}")
-    bar.close()
-    train_seconds = elapsed()
-
-    summary: dict = {}
-    if master:
-        kept = (best, best_state) if keep == "best" and best_state is not None else None
-        summary = _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
-                          train_seconds, iterations, start, world, checkpoint, kept)
-    if world > 1:
-        import torch.distributed as dist
-        dist.barrier()   # files are complete before any rank returns
-        if created_group:
-            dist.destroy_process_group()
-    return model, summary
-
-
-def _finish(model, scores, config, dataset, out_dir, metrics, bits_test, y_test, dtype,
-            train_seconds, iterations, start, world, checkpoint, kept=None) -> dict:
-    """Final evaluation, model, summary and plots (rank 0). ``kept``: (best, its model state) when
-    the run keeps its best model instead of the last one; the checkpoint keeps the last."""
-    from .plots import plot_accuracy, plot_gates
-    if not metrics or metrics[-1]["iteration"] != iterations:
-        # Resumed after the end, or zero iterations: evaluate what there is.
-        last = {"iteration": iterations, "loss": None,
-                "relaxed_accuracy": accuracy(scores, bits_test, y_test, dtype, hard=False),
-                "hard_accuracy": accuracy(scores, bits_test, y_test, dtype, hard=True)}
-        last["gap"] = last["relaxed_accuracy"] - last["hard_accuracy"]
-        last["gates_used"] = gate_usage(model)["gates_used"]
-        last["elapsed"] = round(train_seconds, 3)
-        metrics.append(last)
-        with open(out_dir / METRICS_FILE, "a") as fh:
-            fh.write(json.dumps(last) + "\n")
-        checkpoint(iterations)
-    last = metrics[-1]
-    relaxed = last["relaxed_accuracy"]
-    if kept is not None:
-        best, state = kept
-        model.load_state_dict(state)
-        last = next((m for m in metrics if m["iteration"] == best["iteration"]), best)
-        relaxed = accuracy(scores, bits_test, y_test, dtype, hard=False)
-    # The hard accuracy reported is that of the complete model on raw test inputs, i.e. exactly
-    # what `gatelearn.load(out_dir)` will compute, encoder included.
-    model.eval()
-    hard = raw_accuracy(model, dataset.x_test, dataset.y_test)
-    model.train()
-    usage = gate_usage(model)
-    save(model, out_dir)
-    summary = {
-        "preset": config.get("preset"),
-        "dataset": config.get("dataset"),
-        "hard_accuracy": hard,
-        "relaxed_accuracy": relaxed,
-        "gap": relaxed - hard,
-        "gates": model.num_gates(),
-        "gates_used": usage["gates_used"],
-        "layers": usage["layers"],
-        "final_loss": next((m["loss"] for m in reversed(metrics) if m.get("loss") is not None), None),
-        "train_seconds": round(train_seconds, 3),
-        "seconds_per_iteration": round(train_seconds / max(1, iterations), 6),
-        "iterations": iterations,
-        "kept": "best" if kept is not None else "last",
-        "kept_iteration": last["iteration"],
-        "resumed_from": start or None,
-        "world_size": world,
-        "test_samples": int(len(dataset.y_test)),
-        "reference": config.get("reference"),
-        "config": config,
-    }
-    if "val_hard_accuracy" in last:
-        summary["val_hard_accuracy"] = last["val_hard_accuracy"]
-        summary["val_relaxed_accuracy"] = last["val_relaxed_accuracy"]
-    atomic_write_text(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    title = str(config.get("preset") or config.get("dataset") or "")
-    plot_accuracy(metrics, out_dir / ACCURACY_PLOT, title,
-                  kept_at=summary["kept_iteration"] if kept is not None else None)
-    plot_gates(usage, out_dir / GATES_PLOT, title)
-    return summary

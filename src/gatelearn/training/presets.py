@@ -1,78 +1,25 @@
 """Training presets: plain data, one table.
 
-A preset is a dict of training settings. ``layers`` is a list of layer-spec dicts (the model
-spec's ``layers``, see :mod:`gatelearn.model`); each is merged over ``LAYER_DEFAULTS[kind]`` and
-then over the preset's own ``layer_defaults[kind]``, so a preset states only what differs. New
-layer kinds (convolutional trees, pooling, ...) only need entries here: the training loop never
-looks at a layer's kind.
-
-Keys of a preset:
-
-=================  =============================================================================
-dataset            name for :func:`gatelearn.data.load_dataset`
-layers             list of layer-spec dicts, e.g. ``{"kind": "logic", "out": 256}``
-layer_defaults     optional ``{kind: {option: value}}`` applied under every layer of that kind
-tau                GroupSum temperature of the head
-optimizer          ``adam`` or ``adamw``; ``lr``, ``weight_decay``
-relaxed_inputs     optional ramp width (raw input units) for training on relaxed input bits
-                   (``ThresholdEncoder.relaxed``; 255 on MNIST = grey values); None or 0: hard bits.
-                   Evaluation and the saved model always use the hard bits
-augment_shift      optional: train on images shifted by up to this many pixels (each image its own
-                   random offset per step, zero fill; image datasets only); 0 or None: off
-lr_decay_at        optional fraction of ``iterations`` from which the learning rate is
-                   ``lr * lr_decay`` (a single step down for the last stretch; None: constant)
-batch_size         samples per optimizer step (the global batch when distributed)
-iterations         optimizer steps
-eval_every         iterations between evaluations (metrics line, progress bar)
-checkpoint_every   iterations between checkpoints
-validation         fraction of the training set held out for a validation curve (0: none)
-keep               which model the run saves: ``last``, or ``best``: the evaluation with the highest
-                   hard validation accuracy (ties: the higher relaxed one, then the earlier); needs
-                   ``validation`` > 0. Early stopping without stopping: the test set never chooses
-discreteness       weight of a penalty that pulls relaxed gates toward discrete ones (mean of
-                   4 p (1 - p) over the expected truth-table rows, summed over the learned
-                   layers), ramped linearly from 0 over the run; 0: off
-discreteness_layers  apply that penalty to the first N learned layers only (None: all)
-harden_at          optional fractions of ``iterations``, one per learned layer from the first: there
-                   the layer becomes its discrete gates (also in training) and stops learning, so
-                   the layers after it adapt to exactly what the circuit computes
-description        one line: what it is and where the settings come from
-reference          published hard accuracy (percent) and its source, for reports
-=================  =============================================================================
+A preset is a dict of :class:`gatelearn.training.config.TrainConfig` fields (that class lists
+every setting with its type, default and meaning); a preset states only what differs from the
+defaults there. ``layers`` is a list of layer-spec dicts (the model spec's ``layers``, see
+:mod:`gatelearn.model`); each is merged over its kind's declared defaults
+(:mod:`gatelearn.layers.kinds`) and then over the preset's own ``layer_defaults[kind]``. New layer
+kinds (convolutional trees, pooling, ...) only need entries here: the training loop never looks at
+a layer's kind.
 
 Reference settings (Petersen et al. 2022): Adam, lr 0.01, batch 100, 100k-200k iterations.
 """
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import InputError
-
-# Options every layer of a kind gets unless the preset or the layer says otherwise. Residual
-# initialisation keeps deep networks trainable (2024 paper) and is harmless for shallow ones.
-LAYER_DEFAULTS: dict[str, dict] = {
-    "logic": {"connections": "random", "parametrization": "softmax16", "init": "residual",
-              "sampling": "soft"},
-    "conv": {"parametrization": "softmax16", "init": "residual", "sampling": "soft"},
-}
-
-# Settings shared by every preset unless it overrides them.
-COMMON: dict = {
-    "optimizer": "adam",
-    "lr": 0.01,
-    "weight_decay": 0.0,
-    "lr_decay_at": None,
-    "lr_decay": 0.1,
-    "relaxed_inputs": None,
-    "augment_shift": None,
-    "batch_size": 100,
-    "validation": 0.0,
-    "keep": "last",
-    "discreteness": 0.0,
-    "discreteness_layers": None,
-    "harden_at": None,
-    "layer_defaults": {},
-}
+from ..layers.kinds import layer_defaults
+from .config import TrainConfig, check_names, read_settings
 
 
 def _dense(width: int, depth: int) -> list[dict]:
@@ -240,71 +187,51 @@ PRESETS.update({
     },
 })
 
-# Keys a caller may override (CLI flags, tests). None means "keep the preset's value".
-OVERRIDES = ("iterations", "batch_size", "lr", "lr_decay_at", "lr_decay", "relaxed_inputs", "augment_shift", "tau", "parametrization",
-             "sampling", "init", "seed", "split_seed",
-             "threads", "data_dir", "eval_every", "checkpoint_every", "validation", "keep", "optimizer",
-             "weight_decay", "dtype", "distributed", "time_limit", "init_from", "input_levels",
-             "discreteness", "discreteness_layers", "harden_at", "widths")
-
-# Defaults for keys that are run settings rather than preset settings.
-RUN_DEFAULTS: dict = {"seed": 0, "split_seed": None, "threads": None, "data_dir": None, "parametrization": None,
-                      "sampling": None, "init": None, "dtype": "float32", "distributed": False, "time_limit": None,
-                      "init_from": None, "input_levels": None}
-
-
 def preset_names() -> list[str]:
     return sorted(PRESETS)
 
 
-def get_preset(name: str) -> dict:
-    """A deep copy of preset ``name`` with the common defaults filled in."""
-    if name not in PRESETS:
-        raise InputError(f"unknown preset {name!r}; known presets: {', '.join(preset_names())}")
-    preset = copy.deepcopy(COMMON)
-    preset.update(copy.deepcopy(PRESETS[name]))
-    return preset
+def get_preset(name: str) -> dict[str, Any]:
+    """Preset ``name`` with every default filled in, as plain data (a fresh copy)."""
+    return make_config(name).to_dict()
 
 
-def make_config(preset: str, **overrides) -> dict:
-    """Preset ``preset`` merged with run defaults and ``overrides`` (None values are ignored).
-    ``widths`` replaces a dense preset's layers by dense logic layers of those widths."""
-    unknown = sorted(set(overrides) - set(OVERRIDES))
-    if unknown:
-        raise InputError(f"unknown training setting(s) {', '.join(unknown)}; "
-                         f"settable: {', '.join(OVERRIDES)}")
-    overrides = dict(overrides)
-    widths = overrides.pop("widths", None)
-    config = get_preset(preset)
-    config["preset"] = preset
-    for key, value in RUN_DEFAULTS.items():
-        config.setdefault(key, value)
-    config.update({k: v for k, v in overrides.items() if v is not None})
-    if widths is not None:
-        config["layers"] = dense_layers(config, widths)
-    return config
+def make_config(preset: str | None = None, settings: Mapping[str, Any] | None = None, /,
+                **overrides: Any) -> TrainConfig:
+    """The config of a run: the defaults, then preset ``preset`` (else the one ``settings`` names,
+    if any), then ``settings`` (every value counts, None included: e.g. a config file's), then
+    ``overrides`` (None values are ignored: "not given", as for an absent command-line flag).
+    ``widths=[...]`` replaces a dense preset's layers by dense logic layers of those widths."""
+    settings = dict(settings or {})
+    check_names(settings)
+    check_names(overrides)
+    name = preset if preset is not None else settings.get("preset")
+    values: dict[str, Any] = {}
+    if name is not None:
+        if name not in PRESETS:
+            raise InputError(f"unknown preset {name!r}; known presets: {', '.join(preset_names())}")
+        values.update(copy.deepcopy(PRESETS[name]))
+    values.update(settings)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if name is not None:
+        values["preset"] = name
+    return TrainConfig.from_dict(values)
 
 
-def dense_layers(config: dict, widths) -> list[dict]:
-    """Dense logic layers of the given widths in place of ``config``'s layers, which must be
-    dense too (a convolutional preset's layers are not a list of widths)."""
-    kinds = sorted({layer.get("kind") for layer in config["layers"]} - {"logic"})
-    if kinds:
-        raise InputError(f"widths replaces dense logic layers only; preset {config.get('preset')!r} "
-                         f"has {', '.join(map(str, kinds))} layers")
-    widths = list(widths)
-    if not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
-        raise InputError(f"widths must be one or more positive integers, got {widths!r}")
-    return [{"kind": "logic", "out": w} for w in widths]
+def load_config(path: str | os.PathLike, /, **overrides: Any) -> TrainConfig:
+    """The config in a JSON or TOML file (a run's config.json, or a hand-written file that may name
+    a ``preset`` and change a few settings), with ``overrides`` as :func:`make_config` takes them."""
+    preset = overrides.pop("preset", None)
+    return make_config(preset, read_settings(path), **overrides)
 
 
-def layer_specs(config: dict) -> list[dict]:
+def layer_specs(config: TrainConfig | Mapping[str, Any]) -> list[dict]:
     """The model spec's layer list: each layer over its kind's defaults, then the run-wide
     ``parametrization`` / ``sampling`` / ``init`` overrides on every layer that has that option."""
     specs = []
     for layer in config["layers"]:
         kind = layer.get("kind")
-        spec = {**LAYER_DEFAULTS.get(kind, {}), **config.get("layer_defaults", {}).get(kind, {}), **layer}
+        spec = {**layer_defaults(kind), **(config.get("layer_defaults") or {}).get(kind, {}), **layer}
         for key in ("parametrization", "sampling", "init"):
             if config.get(key) is not None and key in spec:
                 spec[key] = config[key]

@@ -27,7 +27,7 @@ def _out_size(module: nn.Module) -> int | None:
 
 
 @torch.no_grad()
-def gate_usage(model) -> dict:
+def gate_usage(model: nn.Module) -> dict:
     """Per layer: gates, gates used and the used gates' kinds (counts per gate id).
 
     Dense ``LogicLayer``s (anything with ``idx_a``/``idx_b``/``gate_ids()``) are walked exactly;
