@@ -1,10 +1,11 @@
-# Two entry points: `make demo` (train, compile, verify, report on bundled data) and `make test`.
+# Two entry points: `make demo` (train, compile, verify, report on bundled data) and `make test`;
+# `make lint` runs ruff with the configuration in pyproject.toml.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test lint bench clean
 
 $(BIN)/gatelearn: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +21,9 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest -q -n 2 tests
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
 
 bench: venv
 	$(BIN)/python benchmarks/train_step.py --inputs 784 --layers 6 --width 8000 --batch 100 --classes 10 --threads 2

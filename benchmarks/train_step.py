@@ -5,7 +5,7 @@ pure PyTorch, in one run on the same model and data.
         --classes 10 --threads 2 [--parametrization softmax16] [--steps 30]
 
 The model comes from a gatelearn model spec, so any layer kind registered in
-``gatelearn.model.LAYER_KINDS`` can be timed: ``--spec model.json`` takes the spec from a file
+``gatelearn.layers.kinds.KINDS`` can be timed: ``--spec model.json`` takes the spec from a file
 (its encoder decides the raw input width), ``--preset NAME`` picks one of ``PRESETS`` below;
 without either, a dense spec is made from --inputs/--layers/--width/--classes. Prints one JSON
 object on stdout.

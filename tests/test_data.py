@@ -18,12 +18,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatelearn.data import DATASETS, Dataset, load_dataset, stratified_split
-from gatelearn.data import readers, sources
+from gatelearn.data import DATASETS, Dataset, load_dataset, readers, sources, stratified_split
 from gatelearn.data.datasets import fit_quantile_thresholds
 from gatelearn.errors import FileFormatError, GatelearnError, InputError
-from gatelearn.layers.encoders import (OneHotEncoder, TabularEncoder, ThresholdEncoder,
-                                       encoder_from_spec)
+from gatelearn.layers.encoders import OneHotEncoder, TabularEncoder, ThresholdEncoder, encoder_from_spec
 
 SHARED = Path(os.environ.get("GATELEARN_TEST_DATA")
               or Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets").resolve()
@@ -257,7 +255,8 @@ def test_breast_cancer_split_seed():
     # Another stratified 69-row hold-out of the same 277 rows: same sizes and class counts.
     assert len(other.y_test) == 69 and np.bincount(other.y_test).tolist() == [49, 20]
     assert not np.array_equal(other.x_test, default.x_test)
-    rows = lambda d: sorted(map(tuple, np.concatenate([d.x_train, d.x_test]).tolist()))
+    def rows(d):
+        return sorted(map(tuple, np.concatenate([d.x_train, d.x_test]).tolist()))
     assert rows(other) == rows(default)
     assert "seed 1" in other.notes
     with pytest.raises(InputError, match="mnist has one"):
@@ -437,7 +436,8 @@ def test_idx_count_mismatch_and_bad_label(tmp_path):
 
 # -------------------------------------------------------------------------- malformed: UCI
 
-ADULT_ROW = "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K"
+ADULT_ROW = ("39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, "
+             "2174, 0, 40, United-States, <=50K")
 
 
 def write_adult(folder: Path, train_rows: list[str], test_rows: list[str]) -> None:

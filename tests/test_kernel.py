@@ -11,7 +11,6 @@ import torch
 
 import gatelearn
 from gatelearn import kernels
-from gatelearn.errors import ToolError
 from gatelearn.kernels import logic_forward, logic_forward_reference
 from gatelearn.layers import LogicLayer
 
@@ -58,7 +57,8 @@ def test_fused_softmax_coefficients_match_reference(dtype, hard):
     z[1, 7], z[2, 2] = 1e4, -1e4   # one-hot and an exponent far below the float range
     z[3, 5] = z[3, 9] = 50.0       # a tie between two maxima
     table = coeffs_tensor(dtype)
-    got = _fused_matches_reference(kernels.softmax_coefficients, z, table, hard, torch.randn(500, 4, generator=g, dtype=dtype))
+    got = _fused_matches_reference(kernels.softmax_coefficients, z, table, hard,
+                                   torch.randn(500, 4, generator=g, dtype=dtype))
     if hard:   # exactly a table row, the first maximum's
         assert torch.equal(got, table[z.argmax(-1)])
 
@@ -74,7 +74,8 @@ def test_fused_rows_coefficients_match_reference(dtype, hard):
     q[0] = 0.0                                                # sigmoid(0) = 1/2; hard: the row is 0
     q[1] = torch.tensor([1e4, -1e4, 90.0, -90.0], dtype=dtype)  # saturated both ways
     row_map = truth_to_coeffs_tensor(dtype)
-    got = _fused_matches_reference(kernels.rows_coefficients, q, row_map, hard, torch.randn(501, 4, generator=g, dtype=dtype))
+    got = _fused_matches_reference(kernels.rows_coefficients, q, row_map, hard,
+                                   torch.randn(501, 4, generator=g, dtype=dtype))
     if hard:   # exactly the coefficients of the rows q > 0
         assert torch.equal(got, (q > 0).to(dtype) @ row_map)
 
@@ -92,7 +93,8 @@ def test_gradcheck_fused_rows_coefficients_float64(pre):
     want = kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), pre_map=pre_map, fused=False)
     torch.testing.assert_close(f(q), want)
     with pytest.raises(ValueError, match="pre_map"):
-        kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), True, pre_map=_walsh_map(torch.float64, "cpu"))
+        kernels.rows_coefficients(q, truth_to_coeffs_tensor(torch.float64), True,
+                                  pre_map=_walsh_map(torch.float64, "cpu"))
 
 
 @needs_fused

@@ -47,7 +47,8 @@ def shift_images(x: torch.Tensor, image: tuple[int, int, int], shifts: torch.Ten
     c, h, w = check_shift(image, max_shift, x.shape[1])
     max_shift = int(max_shift)
     if tuple(shifts.shape) != (len(x), 2) or (len(x) and int(shifts.abs().max()) > max_shift):
-        raise InputError(f"shift_images expects ({len(x)}, 2) offsets within +-{max_shift}, got shape {tuple(shifts.shape)}")
+        raise InputError(f"shift_images expects ({len(x)}, 2) offsets within +-{max_shift}, "
+                         f"got shape {tuple(shifts.shape)}")
     if max_shift == 0 or len(x) == 0:
         return x
     batch = len(x)

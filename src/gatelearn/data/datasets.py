@@ -303,7 +303,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
         if key not in SPLIT_SEEDED:
             raise InputError(f"split_seed applies only to datasets without an official test split "
                              f"({', '.join(SPLIT_SEEDED)}); {key} has one")
-        if split_seed != REFERENCE_SPLIT and (isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer))
+        if split_seed != REFERENCE_SPLIT and (isinstance(split_seed, bool)
+                                              or not isinstance(split_seed, (int, np.integer))
                                               or split_seed < 0):
             raise InputError(f"split_seed must be an integer >= 0 or {REFERENCE_SPLIT!r}, got {split_seed!r}")
     if key == "mnist":

@@ -22,8 +22,8 @@ from ..errors import ToolError
 from .build import NO_EXTENSION_ENV, Extension
 from .reference import logic_forward_reference, rows_coefficients_reference, softmax_coefficients_reference
 
-__all__ = ["logic_forward", "logic_forward_reference", "softmax_coefficients", "rows_coefficients", "fused_available", "fused_unavailable_reason",
-           "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
+__all__ = ["logic_forward", "logic_forward_reference", "softmax_coefficients", "rows_coefficients", "fused_available",
+           "fused_unavailable_reason", "use_fused", "FusedWiring", "NO_EXTENSION_ENV"]
 
 _EXTENSION = Extension("gatelearn_logic", "logic_fused.cpp", "fused CPU logic kernel")
 _default_fused: bool | None = None   # set by use_fused(); None = use whenever it applies
@@ -133,7 +133,8 @@ def _fused_applies(x: torch.Tensor, coeffs: torch.Tensor) -> str | None:
     if x.device.type != "cpu" or coeffs.device.type != "cpu":
         return "the fused kernel runs on CPU tensors only"
     if x.dtype not in (torch.float32, torch.float64) or coeffs.dtype != x.dtype:
-        return f"the fused kernel needs float32 or float64 x and coeffs of the same dtype (got {x.dtype}, {coeffs.dtype})"
+        return (f"the fused kernel needs float32 or float64 x and coeffs of the same dtype "
+                f"(got {x.dtype}, {coeffs.dtype})")
     if x.dim() != 2:
         return f"the fused kernel needs x of shape (batch, in), got {tuple(x.shape)}"
     return None

@@ -97,6 +97,7 @@ class Extension:
 
     def _build(self):
         import fcntl
+
         from torch.utils.cpp_extension import load
         _ensure_ninja_on_path()
         name = f"{self.name}_{cpu_tag()}"

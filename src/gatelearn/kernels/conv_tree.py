@@ -118,7 +118,8 @@ def tree_forward(x_flat: torch.Tensor, leaf_index: torch.Tensor, coeffs: torch.T
     if fused is None:
         fused = applies and _load_extension() is not None
     elif fused and not (applies and _load_extension() is not None):
-        raise RuntimeError(f"fused conv-tree kernel not usable here ({_EXTENSION.unavailable_reason() or 'needs CPU float32'})")
+        raise RuntimeError(f"fused conv-tree kernel not usable here "
+                           f"({_EXTENSION.unavailable_reason() or 'needs CPU float32'})")
     if fused:
         O, L, P = leaf_index.shape
         if coeffs.shape != (O, L - 1, 4) or x_flat.dim() != 2:
@@ -154,7 +155,8 @@ def window_max(x: torch.Tensor, k: int, *, fused: bool | None = None) -> torch.T
     if fused is None:
         fused = applies and _load_extension() is not None
     elif fused and not (applies and _load_extension() is not None):
-        raise RuntimeError("fused window max not usable here (needs CPU float32, H and W multiples of k, the extension)")
+        raise RuntimeError("fused window max not usable here "
+                           "(needs CPU float32, H and W multiples of k, the extension)")
     if fused:
         return _WindowMax.apply(x, int(k))
     return torch.nn.functional.max_pool2d(x, k, k)

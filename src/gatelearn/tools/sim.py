@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ToolError
-from ._run import Tool, run, tail
+from ._run import Tool, run
 
 VERILATOR = Tool("Verilator", ("verilator",), "verilator", "GATELEARN_VERILATOR")
 IVERILOG = Tool("Icarus Verilog", ("iverilog",), "iverilog", "GATELEARN_IVERILOG")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolError
-from ._run import Tool, run, tail
+from ._run import Tool, run
 
 YOSYS = Tool("yosys", ("yosys",), "yosys", "GATELEARN_YOSYS")
 DEFAULT_TIMEOUT = 900.0
