@@ -303,7 +303,10 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", word_bits: int = D
         **array_fields("HRUN_OP", head.run_op), **array_fields("HRUN_LEN", head.run_len),
         **array_fields("CLS_RUN", head.class_first_run), **array_fields("CNT_INIT", head.count_init),
         **array_fields("ZERO_ROWS", zero_rows), "ZERO_ROWS_COUNT": len(zero_rows),
-        "ENCODE_U8": "\n".join(encode_lines["u8"]), "ENCODE_F32": "\n".join(encode_lines["f32"]),
+        # one encoder per input type, from the same template
+        "ENCODERS": "\n\n".join(template("encode.c").substitute(SUFFIX=kind, CTYPE=ctype,
+                                                                 BODY="\n".join(encode_lines[kind])).rstrip("\n")
+                                 for kind, ctype in (("u8", "uint8_t"), ("f32", "float"))),
         "GATE_EXPRESSIONS": gate_expressions(), "GATE_CASES": gate_cases(),
     }
     files = {f"{name}.c": template("net.c").substitute(fields),

@@ -122,6 +122,16 @@ static void gl_transpose64(word_t *a)
   }
 }
 
+/* The plain range test of 64 features, for any element type: bit f = lo[f] <= x[f] <= hi[f] for
+   the `valid` features that exist. */
+#define GL_MASK_PORTABLE(m, x, lo, hi, valid)                                                \
+  do {                                                                                       \
+    int f_;                                                                                  \
+    (m) = 0;                                                                                 \
+    for (f_ = 0; f_ < (valid) && f_ < 64; f_++)                                              \
+      (m) |= (uint64_t)(((x)[f_] >= (lo)[f_]) & ((x)[f_] <= (hi)[f_])) << f_;                \
+  } while (0)
+
 /* 64 features of one sample -> 64 bits: bit f = lo[f] <= x[f] <= hi[f]. `valid` features are
    read (the rest of the row may not exist); table padding has empty ranges. */
 static GL_INLINE uint64_t gl_mask_u8(const uint8_t *x, const uint8_t *lo, const uint8_t *hi, int valid, int kind)
@@ -165,11 +175,9 @@ static GL_INLINE uint64_t gl_mask_u8(const uint8_t *x, const uint8_t *lo, const 
   }
   return m >> shift;
 #else
-  uint64_t m = 0;
-  int f;
+  uint64_t m;
   (void)kind;
-  for (f = 0; f < valid && f < 64; f++)
-    m |= (uint64_t)((x[f] >= lo[f]) & (x[f] <= hi[f])) << f;
+  GL_MASK_PORTABLE(m, x, lo, hi, valid);
   return m;
 #endif
 }
@@ -190,54 +198,14 @@ static GL_INLINE uint64_t gl_mask_f32(const float *x, const float *lo, const flo
   }
   return m;
 #else
-  uint64_t m = 0;
-  int f;
+  uint64_t m;
   (void)kind;
-  for (f = 0; f < valid && f < 64; f++)
-    m |= (uint64_t)((x[f] >= lo[f]) & (x[f] <= hi[f])) << f;
+  GL_MASK_PORTABLE(m, x, lo, hi, valid);
   return m;
 #endif
 }
 
-/* Compare each sample's features against the thresholds, 64 at a time, into row (sample % 64) of each chunk's 64 x 64 block; then transpose the blocks into input words. */
-static void gl_encode_u8(const uint8_t *x, size_t nb, word_t *S)
-{
-  uint64_t *U = (uint64_t *)S;
-  size_t s, k;
-  if (nb < GL_BLOCK) memset(S, 0, sizeof(word_t) * GL_IN_WORDS);
-  for (s = 0; s < nb; s++) {
-      const uint8_t *row = x + s * (size_t)GL_F;
-      const size_t at = (s % 64) * GL_LANES + s / 64;
-      int l;
-      /* the rows stream from memory: ask for a later row's lines ahead of use, into
-         every cache level (a non-temporal hint, locality 0, halved the throughput of
-         the whole network on an AVX-512 Xeon: 5.0 against 9.5 M MNIST images/s) */
-      for (l = 0; s + GL_PREFETCH_ROWS < nb && l < GL_F * (int)sizeof(uint8_t); l += 64)
-        __builtin_prefetch((const char *)(row + GL_PREFETCH_ROWS * GL_F) + l, 0, 3);
-${ENCODE_U8}
-  }
-  for (k = 0; k < GL_NENC_BLOCKS; k++) gl_transpose64(S + (size_t)GL_ENC_BLOCKS[k] * 64);
-}
-
-/* Compare each sample's features against the thresholds, 64 at a time, into row (sample % 64) of each chunk's 64 x 64 block; then transpose the blocks into input words. */
-static void gl_encode_f32(const float *x, size_t nb, word_t *S)
-{
-  uint64_t *U = (uint64_t *)S;
-  size_t s, k;
-  if (nb < GL_BLOCK) memset(S, 0, sizeof(word_t) * GL_IN_WORDS);
-  for (s = 0; s < nb; s++) {
-      const float *row = x + s * (size_t)GL_F;
-      const size_t at = (s % 64) * GL_LANES + s / 64;
-      int l;
-      /* the rows stream from memory: ask for a later row's lines ahead of use, into
-         every cache level (a non-temporal hint, locality 0, halved the throughput of
-         the whole network on an AVX-512 Xeon: 5.0 against 9.5 M MNIST images/s) */
-      for (l = 0; s + GL_PREFETCH_ROWS < nb && l < GL_F * (int)sizeof(float); l += 64)
-        __builtin_prefetch((const char *)(row + GL_PREFETCH_ROWS * GL_F) + l, 0, 3);
-${ENCODE_F32}
-  }
-  for (k = 0; k < GL_NENC_BLOCKS; k++) gl_transpose64(S + (size_t)GL_ENC_BLOCKS[k] * 64);
-}
+${ENCODERS}
 ${GATE_EXPRESSIONS}
 
 /* One run: gates of one kind writing consecutive words d[0..len), operands read through the
