@@ -12,12 +12,17 @@ lowering, defaults); the model builds each layer of the spec through its kind's 
 
 A saved model is one ``.safetensors`` file: the state dict (weights, wiring, encoder
 thresholds) with the spec as JSON in its metadata, plus a readable ``model.json`` copy when a
-directory is given. Loading rebuilds the model from the spec, never from pickled objects.
+directory is given. Loading rebuilds the model from the spec, never from pickled objects, and
+checks what it reads: the spec's structure and sizes (before anything is allocated), every
+tensor's name, shape and dtype, and the values (:func:`check_state`: wiring indices in range,
+finite weights, thresholds that are numbers). A file that fails is a FileFormatError naming the
+tensor, never a model that answers wrongly.
 """
 from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 
@@ -28,7 +33,7 @@ from .errors import FileFormatError, InputError
 from .fileio import atomic_path, atomic_write_text
 from .layers.encoders import encoder_from_spec
 from .layers.groupsum import GroupSum
-from .layers.kinds import KINDS
+from .layers.kinds import KINDS, MAX_SIZE, check_finite, check_size
 from .layers.wiring import order_gates_for_locality
 
 SPEC_FORMAT = "gatelearn.model"
@@ -43,7 +48,10 @@ class LogicNet(nn.Module):
     def __init__(self, spec: dict):
         super().__init__()
         self.spec = normalize_spec(spec)
-        self.encoder = encoder_from_spec(self.spec["encoder"])
+        try:
+            self.encoder = encoder_from_spec(self.spec["encoder"])
+        except KeyError as exc:
+            raise InputError(f"encoder spec {self.spec['encoder']} needs {exc}") from exc
         shape: tuple = tuple(getattr(self.encoder, "out_shape", (self.encoder.out_features,)))
         seed = self.spec.get("seed")
         layers = []
@@ -51,7 +59,14 @@ class LogicNet(nn.Module):
             kind = lspec.get("kind")
             if kind not in KINDS:
                 raise InputError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
-            module, shape = KINDS[kind].build(lspec, shape, None if seed is None else seed * 1009 + i)
+            try:
+                module, shape = KINDS[kind].build(lspec, shape, None if seed is None else seed * 1009 + i)
+                # a layer's output is the next one's input: its size is checked before that is built
+                check_size(f"the values per sample after layer {i}", math.prod(shape))
+            except KeyError as exc:
+                raise InputError(f"layer {i} ({kind}): its spec needs {exc}") from exc
+            except InputError as exc:
+                raise InputError(f"layer {i} ({kind}): {exc}") from exc
             layers.append(module)
         self.layers = nn.ModuleList(layers)
         head = self.spec["head"]
@@ -67,6 +82,12 @@ class LogicNet(nn.Module):
     @property
     def classes(self) -> int:
         return self.head.classes
+
+    @property
+    def input_contract(self):
+        """The raw rows the model accepts (:class:`gatelearn.circuit.inputs.InputContract`), the
+        same contract every circuit lowered from it checks."""
+        return self.encoder.contract
 
     def num_gates(self) -> int:
         """Gates of the discrete network (before any circuit optimisation); every layer kind
@@ -95,6 +116,12 @@ class LogicNet(nn.Module):
 
 
 def normalize_spec(spec: dict) -> dict:
+    """A copy of ``spec`` with its format and version filled in, after checking its structure:
+    an encoder object, a list of layer objects, a GroupSum head with ``classes`` an integer >= 1
+    and ``tau`` a finite number > 0, ``seed`` an integer or null. Sizes inside the encoder and
+    the layers are checked by their builders, before anything is allocated."""
+    if not isinstance(spec, dict):
+        raise InputError(f"a model spec must be a JSON object, got {type(spec).__name__}")
     spec = copy.deepcopy(spec)
     for key in ("encoder", "layers", "head"):
         if key not in spec:
@@ -104,12 +131,56 @@ def normalize_spec(spec: dict) -> dict:
     if spec["format"] != SPEC_FORMAT or spec["version"] != SPEC_VERSION:
         raise InputError(f"model spec has format {spec['format']!r} version {spec['version']}; "
                          f"this gatelearn reads {SPEC_FORMAT!r} version {SPEC_VERSION}")
-    json.dumps(spec)  # a spec must be plain data
+    if not isinstance(spec["encoder"], dict) or not isinstance(spec["encoder"].get("kind"), str):
+        raise InputError(f"model spec 'encoder' must be an object with a 'kind', got {spec['encoder']!r}")
+    layers = spec["layers"]
+    if not isinstance(layers, list) or not all(isinstance(la, dict) and isinstance(la.get("kind"), str)
+                                               for la in layers):
+        raise InputError(f"model spec 'layers' must be a list of objects with a 'kind', got {_short(layers)}")
+    check_size("the number of layers", len(layers), low=0, high=10_000)
+    head = spec["head"]
+    if not isinstance(head, dict):
+        raise InputError(f"model spec 'head' must be an object, got {head!r}")
+    check_size("head 'classes'", head.get("classes"), high=MAX_SIZE)
+    tau = head.get("tau", 1.0)
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 0:
+        raise InputError(f"head 'tau' must be a finite number > 0, got {tau!r}")
+    seed = spec.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63 // 1009):
+        raise InputError(f"model spec 'seed' must be an integer >= 0 or null, got {seed!r}")
+    try:
+        json.dumps(spec, allow_nan=False)  # a spec must be plain data
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"a model spec must be plain JSON data: {exc}") from exc
     return spec
 
 
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def build_model(spec: dict) -> LogicNet:
-    return LogicNet(spec)
+    """The model ``spec`` describes (an InputError naming the problem for a bad spec)."""
+    try:
+        return LogicNet(spec)
+    except MemoryError as exc:
+        raise InputError("the model spec asks for more memory than this machine has; "
+                         "make its layers smaller") from exc
+
+
+def check_state(model: nn.Module) -> None:
+    """Raise InputError naming the first bad tensor of ``model``: a wiring index outside its
+    layer's inputs, a non-finite weight, a NaN threshold (each module with state checks its own
+    through ``check_state``), or any other non-finite parameter. A model that passes computes
+    the same in torch and in every circuit made from it."""
+    for name, module in model.named_modules():
+        check = getattr(module, "check_state", None)
+        if callable(check) and module is not model:
+            check(f"{name}." if name else "")
+    for name, p in model.named_parameters():
+        if p.is_floating_point():
+            check_finite("", name, p)
 
 
 def _model_file(path: str | os.PathLike) -> Path:
@@ -130,7 +201,9 @@ def save(model: LogicNet, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike, map_location: str = "cpu") -> LogicNet:
-    """Load a model saved by :func:`save` (a run directory, or the ``.safetensors`` file)."""
+    """Load a model saved by :func:`save` (a run directory, or the ``.safetensors`` file). Every
+    tensor is checked (name, shape, dtype, values: :func:`check_state`); a file that fails is a
+    FileFormatError naming it and the tensor."""
     from safetensors import SafetensorError, safe_open
     file = _model_file(path)
     if not file.exists():
@@ -139,7 +212,7 @@ def load(path: str | os.PathLike, map_location: str = "cpu") -> LogicNet:
         with safe_open(str(file), framework="pt", device=map_location) as fh:
             meta = fh.metadata() or {}
             state = {k: fh.get_tensor(k) for k in fh.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
         raise FileFormatError(f"{file} is not a readable safetensors model file "
                               f"(truncated or corrupted?): {exc}") from exc
     if "gatelearn_spec" not in meta:
@@ -147,11 +220,48 @@ def load(path: str | os.PathLike, map_location: str = "cpu") -> LogicNet:
     try:
         spec = json.loads(meta["gatelearn_spec"])
         model = build_model(spec)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise FileFormatError(f"{file}: invalid model spec: {exc}") from exc
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise FileFormatError(f"{file}: tensors do not match the model spec: {exc}") from exc
+        load_state(model, state)
+    except InputError as exc:
+        raise FileFormatError(f"{file}: {exc}") from exc
     return model.eval()
 
+
+def load_state(model: nn.Module, state: dict) -> None:
+    """Copy ``state`` into ``model`` after checking it tensor by tensor: the same names, shapes
+    and kinds of dtype (integer wiring stays integer: a float index would be truncated), then
+    the values (:func:`check_state`). An InputError names the first bad tensor; on error the
+    model may hold part of the state."""
+    check_state_dict(model, state)
+    model.load_state_dict(state, strict=True)
+    check_state(model)
+
+
+def check_state_dict(model: nn.Module, state: dict, what: str = "") -> None:
+    """Raise InputError unless ``state`` has exactly ``model``'s state-dict names, each tensor of
+    the model's shape and of the same kind of dtype (floating, integer, bool)."""
+    mine = model.state_dict()
+    missing = [k for k in mine if k not in state]
+    extra = [k for k in state if k not in mine]
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing[:5])}"] if missing else []) + \
+                ([f"unexpected {', '.join(extra[:5])}"] if extra else [])
+        raise InputError(f"{what}tensors do not match the model spec: {'; '.join(parts)}")
+    for k, ref in mine.items():
+        t = state[k]
+        if not isinstance(t, torch.Tensor):
+            raise InputError(f"{what}{k} is not a tensor")
+        if tuple(t.shape) != tuple(ref.shape):
+            raise InputError(f"{what}{k} has shape {tuple(t.shape)}, the model spec needs {tuple(ref.shape)}")
+        if _dtype_kind(t) != _dtype_kind(ref):
+            raise InputError(f"{what}{k} has dtype {t.dtype}, the model needs {_dtype_kind(ref)} values ({ref.dtype})")
+
+
+def _dtype_kind(t: torch.Tensor) -> str:
+    if t.dtype == torch.bool:
+        return "bool"
+    if t.is_complex():
+        return "complex"
+    return "floating-point" if t.is_floating_point() else "integer"

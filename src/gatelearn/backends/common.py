@@ -1,13 +1,14 @@
-"""What every runner shares: the raw-input contract (shape, dtype, NaN; the circuit's encoding)
-and the result type, :class:`Prediction`."""
+"""What every runner shares: the raw-input contract (:class:`gatelearn.circuit.inputs.InputContract`:
+shape, dtype, NaN, category codes, bits; the same one the torch encoders check) and the result
+type, :class:`Prediction`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..circuit.inputs import InputContract
 from ..circuit.ir import Circuit, InputEncoding
-from ..errors import InputError
 
 
 @dataclass
@@ -33,23 +34,20 @@ def encoding(c: Circuit) -> InputEncoding:
     if c.encoder is not None:
         return c.encoder
     n = c.num_inputs
-    return InputEncoding(n, np.arange(n, dtype=np.int64), np.zeros(n, np.uint8), np.full(n, 0.5))
+    return InputEncoding(n, np.arange(n, dtype=np.int64), np.zeros(n, np.uint8), np.full(n, 0.5),
+                         InputContract.bits(n).categories)
 
 
-def check_raw(c: Circuit, x, where: str) -> np.ndarray:
-    """Raw features as a 2-D numeric array of the right width; NaN is refused as the model does."""
-    x = np.asarray(x)
-    F = num_features(c)
-    if x.ndim == 1 and x.size == 0:
-        x = x.reshape(0, F)
-    if x.ndim != 2 or x.shape[1] != F:
-        raise InputError(f"{where} expects raw features of shape (N, {F}), got {x.shape}")
-    if x.dtype.kind not in "uifb":
-        raise InputError(f"{where} expects numeric features (uint8, integers or floats), got dtype {x.dtype}")
-    if x.dtype.kind == "f" and np.isnan(x).any():
-        rows = np.flatnonzero(np.isnan(x).any(1))[:5].tolist()
-        raise InputError(f"{where}: input contains NaN (rows {rows}); impute or drop missing values first")
-    return x
+def input_contract(c: Circuit) -> InputContract:
+    """The rows ``c`` accepts: its encoder's contract (the model's), or bits without an encoder.
+    Runners compute it once and call its ``check`` on every input."""
+    return InputContract.of(c)
+
+
+def check_raw(c: Circuit, x, where: str = "") -> np.ndarray:
+    """Raw features checked against the circuit's input contract (``where`` is kept for callers of
+    the old signature; the message is the contract's, the same in every runner and the model)."""
+    return InputContract.of(c).check(x)
 
 
 def argmax_first(scores: np.ndarray) -> np.ndarray:

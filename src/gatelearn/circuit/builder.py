@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gates import BY_NAME
-from .ir import Circuit, Head, InputEncoding, canonical_operands
+from ..gates import BY_NAME, NUM_GATES
+from .ir import Circuit, Head, InputEncoding, canonical_operands, narrow
 
 __all__ = ["CircuitBuilder"]
 
@@ -27,7 +27,7 @@ class CircuitBuilder:
     def add_gates(self, op, a, b) -> np.ndarray:
         """Append gates (arrays of equal length); returns their node ids. Operands must be
         existing nodes (inputs or gates added before)."""
-        op = np.asarray(op, np.uint8).reshape(-1)
+        op = narrow(np.asarray(op).reshape(-1), np.uint8, "gate op", 0, NUM_GATES - 1)
         a = np.asarray(a, np.int64).reshape(-1)
         b = np.asarray(b, np.int64).reshape(-1)
         if not (len(op) == len(a) == len(b)):

@@ -16,7 +16,9 @@ Outputs
 Encoder
     ``encoder`` says how raw features become the primary inputs: input bit i is
     ``x[feature[i]] > value[i]`` (op ``gt``) or ``x[feature[i]] == value[i]`` (op ``eq``).
-    ``None`` means the inputs are given as bits already.
+    ``None`` means the inputs are given as bits already. ``categories`` is the input contract
+    (:mod:`gatelearn.circuit.inputs`): per raw feature 0 (a real number) or n (a category code
+    0..n-1); every runner refuses rows outside it, as the model's encoder does.
 
 Layers
     ``layer`` gives each gate the index of the model layer it came from (-1 when unknown, e.g.
@@ -25,13 +27,14 @@ Layers
 Files
     ``save``/``load`` use one ``.npz`` (NumPy's zip of arrays) whose ``meta`` entry is JSON. It is
     read with ``allow_pickle=False`` and validated: every index, gate id, size and the format
-    version are checked, and a malformed file raises :class:`gatelearn.errors.FileFormatError`.
+    version are checked (values before they are narrowed to the IR's types), and a malformed or
+    damaged file raises :class:`gatelearn.errors.FileFormatError`. ``enc_categories`` is absent
+    from files written before the input contract existed: their features all count as real.
 """
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,16 +55,34 @@ USES_B = np.array([g.uses_b for g in GATES])
 
 @dataclass
 class InputEncoding:
-    """Input bit i = x[feature[i]] <op[i]> value[i]; op 0 = 'gt' (>), 1 = 'eq' (==)."""
+    """Input bit i = x[feature[i]] <op[i]> value[i]; op 0 = 'gt' (>), 1 = 'eq' (==).
+
+    ``categories`` is the input contract (:class:`gatelearn.circuit.inputs.InputContract`): per raw
+    feature 0 when it is a real number, n when it is a category code 0..n-1 (a one-hot column).
+    Every runner refuses rows outside it, as the model does. Default: every feature real."""
     num_features: int
     feature: np.ndarray          # int64 (num_inputs,)
     op: np.ndarray               # uint8 (num_inputs,): index into OPS
     value: np.ndarray            # float64 (num_inputs,)
+    categories: np.ndarray | None = None   # int64 (num_features,): 0 = real, n = codes 0..n-1
+
+    def __post_init__(self):
+        self.num_features = int(self.num_features)
+        self.feature = narrow(self.feature, np.int64, "encoder feature")
+        self.op = narrow(self.op, np.uint8, "encoder op", 0, len(OPS) - 1)
+        value = np.asarray(self.value)
+        if value.size and value.dtype.kind not in "biuf":
+            raise ValueError(f"encoder thresholds must be real numbers, got dtype {value.dtype}")
+        self.value = np.ascontiguousarray(value, dtype=np.float64)
+        if self.categories is None:
+            self.categories = np.zeros(max(self.num_features, 0), np.int64)
+        self.categories = narrow(self.categories, np.int64, "encoder categories")
 
     @classmethod
-    def from_bit_table(cls, table, num_features: int) -> InputEncoding:
+    def from_bit_table(cls, table, num_features: int, categories: np.ndarray | None = None) -> InputEncoding:
         return cls(int(num_features), np.asarray(table.feature, np.int64),
-                   np.array([OPS.index(o) for o in table.op], np.uint8), np.asarray(table.value, np.float64))
+                   np.array([OPS.index(o) for o in table.op], np.uint8), np.asarray(table.value, np.float64),
+                   categories)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Raw features (N, num_features) -> bits (N, num_inputs) as bool, exactly as the model does.
@@ -74,6 +95,10 @@ class InputEncoding:
         cols = x[:, self.feature].astype(np.float32)
         val = self.value.astype(np.float32)
         return np.where(self.op == 0, cols > val, cols == val)
+
+    def copy(self) -> InputEncoding:
+        return InputEncoding(self.num_features, self.feature.copy(), self.op.copy(), self.value.copy(),
+                             self.categories.copy())
 
     def to_meta(self) -> dict:
         return {"num_features": self.num_features}
@@ -98,13 +123,14 @@ class Circuit:
     meta: dict = field(default_factory=dict)   # free-form, JSON-able (e.g. source model, pass log)
 
     def __post_init__(self):
-        self.op = np.ascontiguousarray(self.op, dtype=np.uint8)
-        self.a = np.ascontiguousarray(self.a, dtype=np.int64)
-        self.b = np.ascontiguousarray(self.b, dtype=np.int64)
-        self.outputs = np.ascontiguousarray(self.outputs, dtype=np.int64)
+        # Values are checked before they are narrowed: gate 270 must not become gate 14.
+        self.op = narrow(self.op, np.uint8, "op", 0, NUM_GATES - 1)
+        self.a = narrow(self.a, np.int64, "a")
+        self.b = narrow(self.b, np.int64, "b")
+        self.outputs = narrow(self.outputs, np.int64, "outputs")
         if self.layer is None:
             self.layer = np.full(len(self.op), -1, np.int32)
-        self.layer = np.ascontiguousarray(self.layer, dtype=np.int32)
+        self.layer = narrow(self.layer, np.int32, "layer", -1)
 
     # ------------------------------------------------------------------ basic facts
     @property
@@ -120,8 +146,7 @@ class Circuit:
         return len(self.outputs)
 
     def copy(self) -> Circuit:
-        enc = None if self.encoder is None else InputEncoding(
-            self.encoder.num_features, self.encoder.feature.copy(), self.encoder.op.copy(), self.encoder.value.copy())
+        enc = None if self.encoder is None else self.encoder.copy()
         head = None if self.head is None else Head(self.head.classes, self.head.tau)
         return Circuit(self.num_inputs, self.op.copy(), self.a.copy(), self.b.copy(), self.outputs.copy(),
                        head, enc, self.layer.copy(), json.loads(json.dumps(self.meta)))
@@ -217,7 +242,10 @@ class Circuit:
             if len(e.op) and e.op.max() >= len(OPS):
                 raise ValueError(f"encoder op must be one of {OPS}")
             if np.isnan(e.value).any():
-                raise ValueError("encoder threshold is NaN")
+                raise ValueError(f"encoder threshold of input bit {int(np.argmax(np.isnan(e.value)))} is NaN")
+            if len(e.categories) != e.num_features or (len(e.categories) and e.categories.min() < 0):
+                raise ValueError(f"encoder categories must be {e.num_features} counts >= 0 (one per feature), "
+                                 f"got {len(e.categories)}")
         return self
 
     # ------------------------------------------------------------------ files
@@ -230,7 +258,8 @@ class Circuit:
         arrays = {"op": self.op, "a": self.a, "b": self.b, "outputs": self.outputs, "layer": self.layer,
                   "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
         if self.encoder is not None:
-            arrays.update(enc_feature=self.encoder.feature, enc_op=self.encoder.op, enc_value=self.encoder.value)
+            arrays.update(enc_feature=self.encoder.feature, enc_op=self.encoder.op, enc_value=self.encoder.value,
+                          enc_categories=self.encoder.categories)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
@@ -238,6 +267,7 @@ class Circuit:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Circuit:
+        """Read a file written by :meth:`save`; anything malformed is a :class:`FileFormatError`."""
         path = Path(path)
         if not path.exists():
             raise FileFormatError(f"no circuit file at {path}")
@@ -245,8 +275,15 @@ class Circuit:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(bytes(arrays["meta"]).decode())
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as exc:
-            raise FileFormatError(f"{path} is not a readable gatelearn circuit file: {exc}") from exc
+        except MemoryError as exc:
+            raise FileFormatError(f"{path}: its arrays are too large to read (corrupted?)") from exc
+        except Exception as exc:
+            # Reading a damaged zip raises whatever its layers raise (zlib.error, BadZipFile,
+            # EOFError, struct.error, ...): all mean the same thing here.
+            raise FileFormatError(f"{path} is not a readable gatelearn circuit file (truncated or corrupted?): "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(meta, dict):
+            raise FileFormatError(f"{path}: not a gatelearn circuit (its meta entry is not a JSON object)")
         if meta.get("format") != FORMAT:
             raise FileFormatError(f"{path}: not a gatelearn circuit (format {meta.get('format')!r})")
         if meta.get("version") != VERSION:
@@ -261,14 +298,59 @@ class Circuit:
                 for key in ("enc_feature", "enc_op", "enc_value"):
                     if key not in arrays or arrays[key].ndim != 1:
                         raise ValueError(f"array {key!r} missing or not 1-D")
-                enc = InputEncoding(int(meta["encoder"]["num_features"]), arrays["enc_feature"].astype(np.int64),
-                                    arrays["enc_op"].astype(np.uint8), arrays["enc_value"].astype(np.float64))
-            head = None if meta.get("head") is None else Head(int(meta["head"]["classes"]), float(meta["head"]["tau"]))
-            c = cls(int(meta["num_inputs"]), arrays["op"], arrays["a"], arrays["b"], arrays["outputs"],
-                    head, enc, arrays["layer"], meta.get("meta") or {})
+                # enc_categories is absent from files written before the input contract: all real
+                cats = arrays.get("enc_categories")
+                if cats is not None and cats.ndim != 1:
+                    raise ValueError("array 'enc_categories' is not 1-D")
+                enc = InputEncoding(_meta_int(meta["encoder"], "num_features"), arrays["enc_feature"],
+                                    arrays["enc_op"], arrays["enc_value"], cats)
+            head = None
+            if meta.get("head") is not None:
+                head = Head(_meta_int(meta["head"], "classes"), _meta_number(meta["head"], "tau"))
+            extra = meta.get("meta") or {}
+            if not isinstance(extra, dict):
+                raise ValueError("'meta' must be a JSON object")
+            c = cls(_meta_int(meta, "num_inputs"), arrays["op"], arrays["a"], arrays["b"], arrays["outputs"],
+                    head, enc, arrays["layer"], extra)
             return c.validate()
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise FileFormatError(f"{path}: invalid circuit: {exc}") from exc
+
+
+def narrow(values, dtype, what: str, low: int | None = None, high: int | None = None) -> np.ndarray:
+    """``values`` as a contiguous array of the integer type ``dtype``, after checking that every
+    value is an integer in ``low..high`` (default: the type's range), so nothing wraps or rounds
+    on the way (op 270 is not gate 14, -1 is not 255, 2.5 is not 2). A ValueError names ``what``."""
+    arr = np.asarray(values)
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype)
+    low = info.min if low is None else low
+    high = info.max if high is None else high
+    if arr.size == 0:
+        return np.zeros(arr.shape, dtype)
+    if arr.dtype.kind not in "biu":
+        raise ValueError(f"{what} must hold integers, got dtype {arr.dtype}")
+    if arr.dtype == dtype and low == info.min and high == info.max:
+        return np.ascontiguousarray(arr)
+    lo, hi = arr.min(), arr.max()
+    if lo < low or hi > high:
+        bad = lo if lo < low else hi
+        raise ValueError(f"{what} holds {int(bad)}, outside {low}..{high}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _meta_int(meta: dict, key: str) -> int:
+    v = meta[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{key!r} must be an integer, got {v!r}")
+    return v
+
+
+def _meta_number(meta: dict, key: str) -> float:
+    v = meta[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{key!r} must be a number, got {v!r}")
+    return float(v)
 
 
 def canonical_operands(op: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,19 +27,18 @@ from ..errors import InputError
 from ..gates import BY_NAME, coeffs_tensor
 from ..kernels.conv_tree import tree_forward, window_max
 from . import parametrization as P
-from .kinds import LayerKind, register
-from .logic import check_binary
+from .kinds import LayerKind, check_finite, check_index, check_size, register
+from .logic import check_binary, check_gate_ids
 
 MAX_DEPTH = 6   # 64 leaves: the fused kernel's per-tree buffers are sized for at most this
 
 
-def _pair(v, what: str) -> tuple[int, int]:
-    if isinstance(v, int):
+def _pair(v, what: str, low: int = 1) -> tuple[int, int]:
+    if not isinstance(v, (list, tuple)):
         v = (v, v)
-    v = tuple(int(i) for i in v)
     if len(v) != 2:
         raise ValueError(f"{what} must be an int or a pair of ints, got {v}")
-    return v  # type: ignore[return-value]
+    return tuple(check_size(what, i, low=low) for i in v)  # type: ignore[return-value]
 
 
 def _check_image(x: torch.Tensor, channels: int, where: str) -> None:
@@ -102,16 +101,15 @@ class LogicConv2d(nn.Module):
         P.check_choice("parametrization", parametrization, P.PARAMETRIZATIONS)
         P.check_choice("init", init, P.INITS)
         P.check_choice("sampling", sampling, P.SAMPLINGS)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.depth = int(depth)
-        self.channel_groups = int(channel_groups)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"LogicConv2d needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}")
-        if not 1 <= self.depth <= MAX_DEPTH:
-            raise ValueError(f"LogicConv2d depth must be in 1..{MAX_DEPTH}, got {depth}")
+        self.in_channels = check_size("LogicConv2d in_channels", in_channels)
+        self.out_channels = check_size("LogicConv2d out_channels", out_channels)
+        self.kernel_size = _pair(kernel_size, "LogicConv2d kernel_size")
+        self.stride = _pair(stride, "LogicConv2d stride")
+        self.padding = _pair(padding, "LogicConv2d padding", low=0)
+        self.depth = check_size("LogicConv2d depth", depth, high=MAX_DEPTH)
+        self.channel_groups = check_size("LogicConv2d channel_groups", channel_groups)
+        check_size("LogicConv2d learned gates (out_channels x (2^depth - 1))",
+                   self.out_channels * (2 ** self.depth - 1))
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(f"LogicConv2d needs kernel_size, stride >= 1 and padding >= 0, got "
                              f"{self.kernel_size}, {self.stride}, {self.padding}")
@@ -119,11 +117,11 @@ class LogicConv2d(nn.Module):
                 or self.out_channels % self.channel_groups):
             raise ValueError(f"channel_groups={channel_groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
-        if gumbel_tau <= 0:
+        if not gumbel_tau > 0:
             raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
         self.parametrization, self.init, self.sampling = parametrization, init, sampling
         self.gumbel_tau = float(gumbel_tau)
-        self.in_size = None if in_size is None else _pair(in_size, "in_size")
+        self.in_size = None if in_size is None else _pair(in_size, "LogicConv2d in_size")
         if self.in_size is not None:
             self.out_size(*self.in_size)   # fail early on a kernel larger than the padded input
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -151,6 +149,22 @@ class LogicConv2d(nn.Module):
             raise InputError(f"LogicConv2d: kernel {self.kernel_size} is larger than the padded input "
                              f"{(h + 2 * ph, w + 2 * pw)}")
         return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+    def check_state(self, prefix: str = "") -> None:
+        """Raise InputError (naming the tensor) unless every leaf reads an input channel and a
+        position of the receptive field, and the weights are finite."""
+        shape = (self.out_channels, self.leaves)
+        for name, limit, what in (("leaf_channel", self.in_channels, "input channels"),
+                                  ("leaf_dy", self.kernel_size[0], "kernel rows"),
+                                  ("leaf_dx", self.kernel_size[1], "kernel columns")):
+            t = getattr(self, name)
+            if tuple(t.shape) != shape:
+                raise InputError(f"{prefix}{name} has shape {tuple(t.shape)}, expected {shape}")
+            check_index(prefix, name, t, limit, what)
+        wshape = (self.out_channels * self.gates_per_tree, P.num_params(self.parametrization))
+        if tuple(self.weight.shape) != wshape:
+            raise InputError(f"{prefix}weight has shape {tuple(self.weight.shape)}, expected {wshape}")
+        check_finite(prefix, "weight", self.weight)
 
     def gate_count(self) -> int:
         """Gates of the discrete layer after unrolling the trees over all output positions."""
@@ -222,9 +236,9 @@ class OrPool2d(nn.Module):
 
     def __init__(self, kernel_size=2, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride if stride is not None else kernel_size, "stride")
-        self.padding = _pair(padding, "padding")
+        self.kernel_size = _pair(kernel_size, "OrPool2d kernel_size")
+        self.stride = _pair(stride if stride is not None else kernel_size, "OrPool2d stride")
+        self.padding = _pair(padding, "OrPool2d padding", low=0)
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(f"OrPool2d needs kernel_size, stride >= 1 and padding >= 0, got "
                              f"{self.kernel_size}, {self.stride}, {self.padding}")
@@ -307,7 +321,7 @@ def _lower_conv(layer: LogicConv2d, builder, nodes: np.ndarray) -> np.ndarray:
     ho, wo = layer.out_size(h, w)
     flat = _pad_nodes(builder, nodes, layer.padding).reshape(-1)
     idx = layer.leaf_index(h, w).cpu().numpy()                 # (O, L, P) into the padded grid
-    ops = layer.gate_ids().cpu().numpy()                       # (O, L-1) in tree order
+    ops = check_gate_ids(layer.gate_ids().cpu().numpy(), "LogicConv2d")   # (O, L-1) in tree order
     O, L, P = idx.shape
     level = flat[idx]                                          # (O, L, P) node ids of the leaves
     start, width = 0, L // 2

@@ -6,6 +6,11 @@ Every encoder describes each output bit as a comparison ``x[feature] <op> value`
 circuit IR and every backend (C, Verilog) use to encode raw inputs exactly as the model does.
 
 Bits are ordered feature-major: all bits of feature 0, then feature 1, and so on.
+
+Every encoder also has ``contract``, the torch-free :class:`gatelearn.circuit.inputs.InputContract`
+of the raw rows it accepts (real numbers, category codes, bits). ``forward`` checks its input
+through it, and the lowering puts it into the circuit, so the model and every backend refuse the
+same rows with the same message.
 """
 from __future__ import annotations
 
@@ -13,18 +18,25 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..circuit.inputs import InputContract
 from ..errors import InputError
+from .kinds import check_size
 
 
-def _check_raw(x: torch.Tensor, features: int, where: str) -> torch.Tensor:
+def _check_raw(x: torch.Tensor, contract: InputContract, where: str) -> torch.Tensor:
+    """``x`` checked against ``contract`` (the same check, and message, as every backend's)."""
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{where} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 2 or x.shape[1] != features:
-        raise InputError(f"{where} expects input of shape (batch, {features}), got {tuple(x.shape)}")
-    if x.is_floating_point() and bool(torch.isnan(x).any()):
-        rows = torch.isnan(x).any(1).nonzero().flatten()[:5].tolist()
-        raise InputError(f"{where}: input contains NaN (rows {rows}); impute or drop missing values first")
-    return x
+    # The contract is torch-free: it reads the values as a NumPy array (a view for CPU tensors).
+    view = x.detach()
+    if view.device.type != "cpu":
+        view = view.cpu()
+    if view.dtype in (torch.bfloat16, torch.float16):     # no NumPy type; exact in float32
+        view = view.to(torch.float32)
+    elif view.dtype == torch.complex32:
+        view = view.to(torch.complex64)                   # refused by the contract as complex
+    checked = contract.check(view.numpy())
+    return x.reshape(checked.shape) if tuple(checked.shape) != tuple(x.shape) else x
 
 
 class BitTable:
@@ -49,13 +61,11 @@ class BitInput(nn.Module):
 
     def __init__(self, features: int):
         super().__init__()
-        self.in_features = self.out_features = int(features)
+        self.in_features = self.out_features = check_size("BitInput features", features)
+        self.contract = InputContract.bits(self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_raw(x, self.in_features, "BitInput")
-        if not bool(((x == 0) | (x == 1)).all()):
-            raise InputError("BitInput needs binary inputs (0 or 1); found other values. "
-                             "Use a ThresholdEncoder or OneHotEncoder for raw features.")
+        x = _check_raw(x, self.contract, "BitInput")
         return x.float() if not x.is_floating_point() else x
 
     @classmethod
@@ -81,19 +91,18 @@ class ThresholdEncoder(nn.Module):
     def __init__(self, features: int, per_feature: int = 1, thresholds: torch.Tensor | None = None,
                  image: tuple[int, int, int] | None = None, crop: tuple[int, int, int, int] | None = None):
         super().__init__()
-        self.in_features = int(features)
-        self.per_feature = int(per_feature)
-        if self.in_features < 1 or self.per_feature < 1:
-            raise ValueError(f"ThresholdEncoder needs features >= 1 and per_feature >= 1, "
-                             f"got {features}, {per_feature}")
-        self.out_features = self.in_features * self.per_feature
+        self.in_features = check_size("ThresholdEncoder features", features)
+        self.per_feature = check_size("ThresholdEncoder per_feature", per_feature)
+        self.out_features = check_size("ThresholdEncoder bits (features x per_feature)",
+                                       self.in_features * self.per_feature)
+        self.contract = InputContract.reals(self.in_features)
         # With an image shape (C, H, W) the raw features are channel-major pixels and the bits come
         # out as an image of C*K channels (channel c*K + k = thermometer bit k of channel c), the
         # input of convolutional layers; bit_table follows the same (flattened) order.
         self.image = None
         if image is not None:
-            image = tuple(int(d) for d in image)
-            if len(image) != 3 or min(image) < 1 or image[0] * image[1] * image[2] != self.in_features:
+            image = tuple(check_size("ThresholdEncoder image size", d) for d in image)
+            if len(image) != 3 or image[0] * image[1] * image[2] != self.in_features:
                 raise ValueError(f"ThresholdEncoder image shape must be (C, H, W) with C*H*W = "
                                  f"{self.in_features} features, got {image}")
             self.image = image
@@ -106,7 +115,7 @@ class ThresholdEncoder(nn.Module):
         if crop is not None:
             if self.image is None:
                 raise ValueError("ThresholdEncoder crop needs an image shape (C, H, W)")
-            crop = tuple(int(v) for v in crop)
+            crop = tuple(check_size("ThresholdEncoder crop", v, low=0) for v in crop)
             _, h, w = self.image
             if (len(crop) != 4 or min(crop) < 0 or crop[2] < 1 or crop[3] < 1
                     or crop[0] + crop[2] > h or crop[1] + crop[3] > w):
@@ -122,6 +131,18 @@ class ThresholdEncoder(nn.Module):
             raise ValueError("ThresholdEncoder: thresholds contain NaN")
         self.register_buffer("thresholds", thresholds.clone())
 
+    def check_state(self, prefix: str = "") -> None:
+        """Raise InputError unless the thresholds are numbers (a NaN threshold makes its bit 0
+        for every input, silently)."""
+        t = self.thresholds
+        if not t.is_floating_point():
+            raise InputError(f"{prefix}thresholds must be floating-point, got dtype {t.dtype}")
+        nan = torch.isnan(t)
+        if bool(nan.any()):
+            f, k = (int(i) for i in nan.nonzero()[0])
+            raise InputError(f"{prefix}thresholds hold NaN ({int(nan.sum())} of {t.numel()}, first at feature "
+                             f"{f}, threshold {k}); thresholds must be numbers")
+
     @classmethod
     def uniform(cls, features: int, per_feature: int, low: float, high: float) -> ThresholdEncoder:
         """Thresholds evenly spaced strictly inside (low, high), the same for every feature."""
@@ -134,12 +155,12 @@ class ThresholdEncoder(nn.Module):
         x = torch.as_tensor(np.asarray(x, dtype=np.float32))
         if x.dim() != 2 or x.shape[0] == 0:
             raise InputError(f"ThresholdEncoder.fit expects data of shape (samples, features), got {tuple(x.shape)}")
-        _check_raw(x, x.shape[1], "ThresholdEncoder.fit")
+        _check_raw(x, InputContract.reals(x.shape[1]), "ThresholdEncoder.fit")
         q = torch.arange(1, per_feature + 1, dtype=torch.float32) / (per_feature + 1)
         return cls(x.shape[1], per_feature, torch.quantile(x, q, dim=0).T.contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_raw(x, self.in_features, "ThresholdEncoder")
+        x = _check_raw(x, self.contract, "ThresholdEncoder")
         return self._arrange(x.to(torch.float32).unsqueeze(-1) > self.thresholds)
 
     def relaxed(self, x: torch.Tensor, width: float) -> torch.Tensor:
@@ -154,7 +175,7 @@ class ThresholdEncoder(nn.Module):
         width = float(width)
         if not width > 0:
             raise InputError(f"ThresholdEncoder.relaxed: width must be > 0 (raw input units), got {width}")
-        x = _check_raw(x, self.in_features, "ThresholdEncoder")
+        x = _check_raw(x, self.contract, "ThresholdEncoder")
         ramp = (x.to(torch.float32).unsqueeze(-1) - self.thresholds) / width + 0.5
         return self._arrange(ramp.clamp_(0.0, 1.0))
 
@@ -211,24 +232,20 @@ class OneHotEncoder(nn.Module):
 
     def __init__(self, categories: list[int]):
         super().__init__()
-        self.categories = [int(c) for c in categories]
-        if not self.categories or min(self.categories) < 1:
-            raise ValueError(f"OneHotEncoder needs a category count >= 1 per feature, got {categories}")
+        if isinstance(categories, (str, bytes)) or not hasattr(categories, "__len__") or not len(categories):
+            raise InputError(f"OneHotEncoder needs a list of category counts (>= 1 per feature), got {categories!r}")
+        check_size("OneHotEncoder features", len(categories))
+        self.categories = [check_size("OneHotEncoder categories", c) for c in categories]
         self.in_features = len(self.categories)
-        self.out_features = sum(self.categories)
+        self.out_features = check_size("OneHotEncoder bits (the sum of the categories)", sum(self.categories))
+        self.contract = InputContract(np.array(self.categories, np.int64))
         self.register_buffer("offsets", torch.tensor([0] + self.categories[:-1]).cumsum(0), persistent=False)
         self.register_buffer("counts", torch.tensor(self.categories), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_raw(x, self.in_features, "OneHotEncoder")
-        if x.is_floating_point() and not bool((x == x.round()).all()):
-            raise InputError("OneHotEncoder expects integer category codes, got fractional values")
-        codes = x.long()
-        bad = (codes < 0) | (codes >= self.counts)
-        if bool(bad.any()):
-            r, f = bad.nonzero()[0].tolist()
-            raise InputError(f"OneHotEncoder: feature {f} has {self.categories[f]} categories "
-                             f"(codes 0..{self.categories[f] - 1}), got {int(codes[r, f])} in row {r}")
+        x = _check_raw(x, self.contract, "OneHotEncoder")
+        # codes as the contract judged them: in float32 (2.0000000001 is the code 2 everywhere)
+        codes = x.to(torch.float32).long()
         out = torch.zeros(x.shape[0], self.out_features)
         out.scatter_(1, codes + self.offsets, 1.0)
         return out
@@ -257,18 +274,26 @@ class TabularEncoder(nn.Module):
 
     def __init__(self, columns: list[dict]):
         super().__init__()
+        if isinstance(columns, (str, bytes, dict)) or not hasattr(columns, "__len__") or not len(columns):
+            raise InputError(f"TabularEncoder needs a list of columns, got {columns!r}")
+        check_size("TabularEncoder columns", len(columns))
+        if not all(isinstance(c, dict) for c in columns):
+            raise InputError(f"TabularEncoder columns must be objects such as {{'kind': 'onehot', 'categories': 3}}, "
+                             f"got {columns!r}")
         self.columns = [dict(c) for c in columns]
         encs = []
         for i, col in enumerate(self.columns):
-            if col.get("kind") == "onehot":
+            if col.get("kind") == "onehot" and "categories" in col:
                 encs.append(OneHotEncoder([col["categories"]]))
-            elif col.get("kind") == "thresholds":
+            elif col.get("kind") == "thresholds" and "per_feature" in col:
                 encs.append(ThresholdEncoder(1, col["per_feature"]))
             else:
-                raise ValueError(f"TabularEncoder column {i}: kind must be 'onehot' or 'thresholds', got {col}")
+                raise ValueError(f"TabularEncoder column {i} must be {{'kind': 'onehot', 'categories': n}} or "
+                                 f"{{'kind': 'thresholds', 'per_feature': k}}, got {col}")
         self.encoders = nn.ModuleList(encs)
         self.in_features = len(encs)
-        self.out_features = sum(e.out_features for e in encs)
+        self.out_features = check_size("TabularEncoder bits", sum(e.out_features for e in encs))
+        self.contract = InputContract.concat([e.contract for e in encs])
 
     @classmethod
     def fit(cls, x: np.ndarray, columns: list[dict]) -> TabularEncoder:
@@ -281,7 +306,7 @@ class TabularEncoder(nn.Module):
         return enc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_raw(x, self.in_features, "TabularEncoder")
+        x = _check_raw(x, self.contract, "TabularEncoder")   # whole rows: errors name the raw column
         return torch.cat([e(x[:, j:j + 1]) for j, e in enumerate(self.encoders)], dim=1)
 
     @classmethod
@@ -331,7 +356,7 @@ def apply_encoder_override(encoder: nn.Module, override: dict | None) -> nn.Modu
         if spec["kind"] != "thresholds":
             raise InputError(f"encoder override 'levels' needs a threshold encoder, not {spec['kind']!r}")
         t = torch.as_tensor(levels, dtype=torch.float32)
-        if t.dim() != 1 or len(t) == 0 or bool(torch.isnan(t).any()) or bool((t[1:] <= t[:-1]).any()):
+        if t.dim() != 1 or len(t) == 0 or not bool(torch.isfinite(t).all()) or bool((t[1:] <= t[:-1]).any()):
             raise InputError(f"encoder override 'levels' must be increasing thresholds, got {levels}")
         spec["per_feature"] = len(t)
         new = encoder_from_spec(spec)

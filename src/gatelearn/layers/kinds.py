@@ -13,18 +13,32 @@ A :class:`LayerKind` says everything gatelearn needs to know about a kind of lay
 Each layer module registers its kinds with :func:`register` next to the class, so adding a kind
 is one declaration: the model builds it, :mod:`gatelearn.lowering` lowers it and the training
 presets fill in its defaults, all from here.
+
+A module whose state can be wrong (wiring indices, weights, thresholds read from a file) defines
+``check_state(prefix="")``, which raises :class:`InputError` naming the tensor (``prefix`` +
+its name) and the bad value; :func:`gatelearn.model.check_state` runs it on every module, when
+a model is loaded and before it is lowered. Sizes taken from a spec go through
+:func:`check_size`, so an absurd size is refused before anything is allocated.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["LayerKind", "KINDS", "register", "kind_of", "layer_defaults"]
+__all__ = ["LayerKind", "KINDS", "register", "kind_of", "layer_defaults", "check_size", "check_index",
+           "check_finite", "MAX_SIZE"]
+
+# The largest size (gates of a layer, features, channels, values per sample) a spec may ask
+# for: 2^26 = 67M gates of a layer are 4.3 GB of softmax16 weights, far beyond any preset, and
+# keeps every index well inside the kernels' int32 range. Larger is a corrupted or mistyped spec.
+MAX_SIZE = 2 ** 26
 
 Builder = Callable[[dict, tuple, "int | None"], "tuple[nn.Module, tuple]"]
 Lowering = Callable[[nn.Module, object, np.ndarray], np.ndarray]
@@ -63,3 +77,44 @@ def layer_defaults(name: str) -> dict:
     model spec then rejects with the list of known kinds)."""
     kind = KINDS.get(name)
     return dict(kind.defaults) if kind is not None else {}
+
+
+def check_size(what: str, value, low: int = 1, high: int = MAX_SIZE) -> int:
+    """``value`` as an int in ``low..high`` (an integral float such as 3.0 counts), else an
+    InputError naming ``what``: a spec's sizes are checked before anything is allocated."""
+    ok = not isinstance(value, bool) and (isinstance(value, numbers.Integral)
+                                          or isinstance(value, float) and value.is_integer())
+    if not ok:
+        raise InputError(f"{what} must be an integer, got {value!r}")
+    if not low <= int(value) <= high:
+        raise InputError(f"{what} must be in {low}..{high}, got {int(value)}")
+    return int(value)
+
+
+def check_index(prefix: str, name: str, t, limit: int, what: str) -> None:
+    """Raise InputError unless tensor ``t`` (named ``prefix + name``) holds integers in 0..limit-1
+    (``what`` says what they index, for the message)."""
+    full = f"{prefix}{name}"
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise InputError(f"{full} must be an integer tensor, got dtype {t.dtype}")
+    if t.numel():
+        bad = (t < 0) | (t >= limit)
+        if bool(bad.any()):
+            pos = tuple(int(i) for i in bad.nonzero()[0])
+            count = int(bad.sum())
+            raise InputError(f"{full} holds {int(t[pos])} at {pos[0] if len(pos) == 1 else pos}, outside the "
+                             f"{limit} {what} (0..{limit - 1}); {count} entr{'y' if count == 1 else 'ies'} "
+                             "out of range")
+
+
+def check_finite(prefix: str, name: str, t) -> None:
+    """Raise InputError unless floating tensor ``t`` (named ``prefix + name``) is finite."""
+    full = f"{prefix}{name}"
+    if not t.is_floating_point():
+        raise InputError(f"{full} must be floating-point, got dtype {t.dtype}")
+    t = t.detach()
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        pos = tuple(int(i) for i in bad.nonzero()[0])
+        raise InputError(f"{full} holds {float(t[pos])} at {pos[0] if len(pos) == 1 else pos} ({int(bad.sum())} of "
+                         f"{t.numel()} values not finite); parameters must be finite numbers")

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..gates import coeffs_tensor
+from ..gates import NUM_GATES, coeffs_tensor
 from ..kernels import logic_forward
 from . import parametrization as P
-from .kinds import LayerKind, register
+from .kinds import LayerKind, check_finite, check_index, check_size, register
 from .wiring import CONNECTIONS, make_wiring
 
 
@@ -56,10 +56,10 @@ class LogicLayer(nn.Module):
         P.check_choice("parametrization", parametrization, P.PARAMETRIZATIONS)
         P.check_choice("init", init, P.INITS)
         P.check_choice("sampling", sampling, P.SAMPLINGS)
-        if gumbel_tau <= 0:
+        if not gumbel_tau > 0:
             raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_size("a logic layer's inputs", in_features)
+        self.out_features = check_size("a logic layer's gates ('out')", out_features)
         self.connections = connections
         self.parametrization = parametrization
         self.init = init
@@ -81,6 +81,19 @@ class LogicLayer(nn.Module):
 
     def gate_count(self) -> int:
         return self.out_features
+
+    def check_state(self, prefix: str = "") -> None:
+        """Raise InputError (naming the tensor) unless the wiring reads existing inputs and the
+        weights are finite: a -1 in ``idx_a`` would read the last input in NumPy and garbage in C."""
+        for name in ("idx_a", "idx_b"):
+            t = getattr(self, name)
+            if tuple(t.shape) != (self.out_features,):
+                raise InputError(f"{prefix}{name} has shape {tuple(t.shape)}, expected ({self.out_features},)")
+            check_index(prefix, name, t, self.in_features, "inputs of the layer")
+        shape = (self.out_features, P.num_params(self.parametrization))
+        if tuple(self.weight.shape) != shape:
+            raise InputError(f"{prefix}weight has shape {tuple(self.weight.shape)}, expected {shape}")
+        check_finite(prefix, "weight", self.weight)
 
     def coefficients(self) -> torch.Tensor:
         """(out_features, 4) coefficients used by the next forward in the current mode."""
@@ -111,14 +124,26 @@ LOGIC_OPTIONS = ("connections", "parametrization", "init", "sampling", "gumbel_t
 def _build(spec: dict, in_shape: tuple, seed: int | None):
     if len(in_shape) != 1:
         raise InputError(f"a 'logic' layer needs flat input, got shape {in_shape}; add a 'flatten' layer first")
+    if "out" not in spec:
+        raise InputError(f"a 'logic' layer spec needs 'out' (its number of gates), got {spec}")
     opts = {k: spec[k] for k in LOGIC_OPTIONS if k in spec}
-    layer = LogicLayer(in_shape[0], spec["out"], seed=seed, **opts)
+    layer = LogicLayer(in_shape[0], check_size("a logic layer's 'out'", spec["out"]), seed=seed, **opts)
     return layer, (layer.out_features,)
+
+
+def check_gate_ids(op: np.ndarray, where: str) -> np.ndarray:
+    """``op`` unchanged if every gate id is in 0..15, else an InputError (before any narrowing)."""
+    if op.size and (op.min() < 0 or op.max() >= NUM_GATES):
+        raise InputError(f"{where}: gate id {int(op.max() if op.max() >= NUM_GATES else op.min())} "
+                         f"outside 0..{NUM_GATES - 1}")
+    return op
 
 
 def _lower(layer: LogicLayer, builder, nodes: np.ndarray) -> np.ndarray:
     nodes = nodes.reshape(-1)
-    op = layer.gate_ids().cpu().numpy()
+    if len(nodes) != layer.in_features:
+        raise InputError(f"LogicLayer lowering: {len(nodes)} input nodes for a layer of {layer.in_features} inputs")
+    op = check_gate_ids(layer.gate_ids().cpu().numpy(), "LogicLayer")
     return builder.add_gates(op, nodes[layer.idx_a.cpu().numpy()], nodes[layer.idx_b.cpu().numpy()])
 
 

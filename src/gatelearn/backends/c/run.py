@@ -22,7 +22,7 @@ import numpy as np
 from ...circuit.ir import Circuit
 from ...errors import InputError, ToolError
 from ..base import Artifacts
-from ..common import Prediction, check_raw, num_classes, num_features
+from ..common import Prediction, input_contract, num_classes, num_features
 from .emit import DEFAULT_WORD_BITS, generate_c
 
 __all__ = ["CProgram", "compile_c", "build_shared", "cache_dir", "compiler", "flags", "throughput"]
@@ -108,10 +108,12 @@ class CProgram:
     model, which compares in float32)."""
 
     def __init__(self, circuit: Circuit, name: str = "gatelearn_net", portable: bool = False,
-                 word_bits: int | None = None, opt: str = "-O2"):
+                 word_bits: int | None = None, opt: str = "-O2", source: Artifacts | None = None):
         self.circuit = circuit
         t0 = time.perf_counter()
-        self.source = generate_c(circuit, name=name, word_bits=word_bits or DEFAULT_WORD_BITS)
+        # ``source``: C files to build instead of generating them (verify tests written artifacts)
+        self.source = source if source is not None else generate_c(circuit, name=name,
+                                                                     word_bits=word_bits or DEFAULT_WORD_BITS)
         self.generate_seconds = time.perf_counter() - t0
         self.path, self.compile_seconds = build_shared(self.source, portable, word_bits, opt)
         self.lib = ctypes.CDLL(str(self.path))
@@ -130,6 +132,7 @@ class CProgram:
         self._workspaces: dict[int, tuple[np.ndarray, int]] = {}
         self.classes = num_classes(circuit)
         self.features = num_features(circuit)
+        self.contract = input_contract(circuit)
 
     def _call0(self, fname):
         fn = getattr(self.lib, fname)
@@ -149,7 +152,7 @@ class CProgram:
 
     def prepare(self, x) -> np.ndarray:
         """Check and convert raw features once (so timing loops measure only the C call)."""
-        x = check_raw(self.circuit, x, "CProgram.run")
+        x = self.contract.check(x)      # the model's contract: shape, dtype, NaN, category codes, bits
         if x.dtype != np.uint8:
             x = x.astype(np.float32)
         return np.ascontiguousarray(x)

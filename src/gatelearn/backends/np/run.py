@@ -7,7 +7,7 @@ import numpy as np
 
 from ...circuit.ir import Circuit
 from ...circuit.simulate import Simulator
-from ..common import Prediction, argmax_first, check_raw, encoding
+from ..common import Prediction, argmax_first, encoding, input_contract
 
 __all__ = ["NumpyProgram", "compile_numpy"]
 
@@ -18,6 +18,7 @@ class NumpyProgram:
     def __init__(self, circuit: Circuit, chunk: int = 8192):
         self.circuit = circuit
         self.simulator = Simulator(circuit, chunk)
+        self.contract = input_contract(circuit)
 
     def eval_bits(self, bits: np.ndarray) -> np.ndarray:
         """Input bits (N, num_inputs) -> output bits (N, num_outputs), bool."""
@@ -26,7 +27,7 @@ class NumpyProgram:
     def run(self, x, threads: int = 1) -> Prediction:
         """Raw features -> scores and classes (``threads`` is accepted for a common interface)."""
         c = self.circuit
-        x = check_raw(c, x, "NumpyProgram.run")
+        x = self.contract.check(x)      # the model's contract: shape, dtype, NaN, category codes, bits
         bits = encoding(c).encode(x)
         outs = self.eval_bits(bits)
         if c.head is not None:
