@@ -28,7 +28,7 @@ from gatelearn.flows.simulate import simulate_artifact
 from gatelearn.flows.verify import VERIFY_FILE, verify
 from gatelearn.tools import abc, sim, yosys
 from gatelearn.verification.agreement import reference_outputs
-from gatelearn.verification.testbench import parse_results
+from gatelearn.verification.testbench import hw_values, parse_results, read_hex_rows
 
 needs_abc = pytest.mark.skipif(not abc.available(), reason="ABC (apt-get install berkeley-abc) is not installed")
 needs_yosys = pytest.mark.skipif(not yosys.available(), reason="yosys (apt-get install yosys) is not installed")
@@ -172,8 +172,9 @@ def test_iverilog_agrees_bit_for_bit(flow_run):
     spec = verilog.HwSpec(**next(e for e in load_manifest(run)["artifacts"]
                                  if e["file"] == "gatelearn_model.v")["spec"])
     cls, cnt = parse_results((art / "gatelearn_model_results.txt").read_text(), spec)
-    x = np.array([[int(h[i:i + 2], 16) for i in range(0, len(h), 2)][::-1]
-                  for h in (art / "gatelearn_model_x.hex").read_text().split()])
+    # the hardware values stand for x = m / 2^k (the thresholds are fractional: k > 0)
+    assert spec.exact and min(spec.frac_bits) > 0
+    x = hw_values(spec, read_hex_rows((art / "gatelearn_model_x.hex").read_text(), spec.features, spec.width))
     scls, scnt = reference_outputs(runs.model_circuit(run), x)
     assert (cnt == scnt).all() and (cls == scls).all()
     assert (cls == model.predict(torch.tensor(x, dtype=torch.float32)).numpy()).all()

@@ -2,7 +2,7 @@
 
 Interface of the top module ``NAME`` (combinational) ::
 
-    input  [F*W-1:0] x           feature f is x[f*W +: W], an unsigned W-bit integer
+    input  [F*W-1:0] x           feature f is x[f*W +: W], unsigned fixed point (see below)
                                  (with no encoder: x is the input bit vector, W = 1)
     output [K-1:0]   class_idx   argmax of the class counts, lowest index on ties (as torch/NumPy)
     output [C*B-1:0] counts      ones per class; class k is counts[k*B +: B]
@@ -13,11 +13,20 @@ network, one more stage holds the network outputs' popcounts and one the argmax,
 is ``ceil(depth / N) + 2`` cycles (written into the module header). Every path from ``x`` to an
 output crosses the same number of registers, which ``gatelearn verify`` checks.
 
-Encoder: the model compares float32 features; hardware compares integers. For an integer x,
-``x > t`` equals ``x > floor(float32(t))`` and ``x == v`` needs v integral, so a bit becomes a
-comparator with an integer constant, or a constant when the threshold lies outside 0..2^W-1.
-W is the smallest width (at least 8, so images stay uint8) in which every constant is below
-2^W - 1: feeding a larger value saturated to 2^W - 1 then gives the same bits.
+Input format (:func:`input_format`; recorded in :class:`HwSpec` and the module header): the model
+compares float32 features, the hardware compares integers, so every feature f has ``k_f``
+fractional bits and the field holds ``x_hw = min(2^W - 1, ceil(x * 2^k_f))`` for ``x >= 0``. The
+hardware value m stands for the number ``m / 2^k_f``, and an encoder bit becomes the comparator
+``m > floor(t * 2^k_f)`` (``m == v * 2^k_f`` for a one-hot code), which is what the model computes
+on ``m / 2^k_f``. By default ``k_f`` is the smallest that puts every threshold of the feature on
+the grid of multiples of ``2^-k_f``: then ``ceil(x * 2^k) > t * 2^k`` exactly when ``x > t``, so the
+hardware bits equal the model's for *every* input ``x >= 0`` (integer thresholds, such as MNIST's
+127, keep ``k = 0``: the raw uint8 pixel; 0.25 / 0.5 / 0.75 get ``k = 2``; category codes are
+integers and keep ``k = 0``). A coarser grid may be asked for (``frac_bits``); the hardware is
+then exact only for inputs on the grid (``HwSpec.grid_only`` lists those features), and a grid
+too coarse to tell two thresholds apart is refused. W is the smallest width (at least 8, at most
+:data:`MAX_FEATURE_BITS`) in which every constant is below ``2^W - 1``: a larger value saturated
+to ``2^W - 1`` then gives the same bits.
 
 The gate network is also emitted alone as ``NAME_net`` (``in_bits`` -> ``out_bits``), which the
 combinational top instantiates; each gate is the gate table's Verilog expression.
@@ -32,7 +41,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -40,17 +51,19 @@ from ..circuit.ir import USES_A, USES_B, Circuit
 from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..gates import GATES
-from .base import Artifacts, Emitter
+from .base import Artifacts, Emitter, check_name
 
 __all__ = ["VerilogEmitter", "HwSpec", "hw_spec", "emit_verilog", "write_verilog", "tree_plan",
-           "compressor_plan", "feature_width", "encoder_constants"]
+           "compressor_plan", "feature_width", "encoder_constants", "input_format", "exact_frac_bits",
+           "MIN_FEATURE_BITS", "MAX_FEATURE_BITS"]
 
 MIN_FEATURE_BITS = 8
+MAX_FEATURE_BITS = 32      # widest feature field: 32-bit comparators, hex vectors, uint64 arithmetic
 
 
 @dataclass
 class HwSpec:
-    """The interface of an emitted Verilog top (widths of its ports, latency)."""
+    """The interface of an emitted Verilog top (widths of its ports, input format, latency)."""
     name: str
     features: int          # F: number of x fields
     width: int             # W: bits per field
@@ -62,64 +75,193 @@ class HwSpec:
     pipeline: int          # 0: combinational
     net_depth: int
     latency: int           # cycles (0 when combinational)
+    # Input format: feature f's field holds min(2^W - 1, ceil(x_f * 2^frac_bits[f])); empty (a
+    # spec written before formats were recorded, or bit inputs) means 0 for every feature.
+    frac_bits: list[int] = field(default_factory=list)
+    # Features whose bits equal the model's only for inputs on their grid (multiples of
+    # 2^-frac_bits[f]); for every other feature they are equal for every input >= 0.
+    grid_only: list[int] = field(default_factory=list)
 
     @property
     def x_bits(self) -> int:
         return self.features * self.width
+
+    @property
+    def exact(self) -> bool:
+        """True when the hardware bits equal the model's for every input >= 0."""
+        return not self.grid_only
+
+    def scale_bits(self) -> list[int]:
+        """Fractional bits of every feature (0 when none were recorded)."""
+        return list(self.frac_bits) if self.frac_bits else [0] * (0 if self.bits_input else self.features)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 # ------------------------------------------------------------------------------ encoder
-def encoder_constants(circuit: Circuit, width: int | None = None) -> list[tuple[str, int]]:
-    """Per input bit: ('gt', T) for x > T, ('eq', V) for x == V, or ('const', 0/1)."""
+def exact_frac_bits(value: float) -> int:
+    """The fewest fractional bits k with ``value * 2^k`` an integer (0 for integers and
+    infinities): on a grid of multiples of 2^-k the value is a grid point."""
+    if not math.isfinite(value):
+        return 0
+    return Fraction(value).denominator.bit_length() - 1
+
+
+def _values32(circuit: Circuit) -> list[float]:
+    """The encoder's thresholds as the model holds them: float32 (as exact Python floats)."""
+    return circuit.encoder.value.astype(np.float32).astype(np.float64).tolist()
+
+
+def input_format(circuit: Circuit, frac_bits: int | Sequence[int] | None = None) -> tuple[list[int], list[int]]:
+    """Fractional bits per feature and the features exact only on their grid: ``(k, grid_only)``.
+
+    ``frac_bits`` None: per feature the fewest bits that put each of its thresholds on the grid
+    (exact for every input >= 0). An int: at most that many (a coarser grid for features that
+    would need more). A sequence: exactly these, one per feature. Category-code features are
+    integers, exact with 0 bits (and with any given k); a real feature compared for equality
+    (``eq``) is exact only on its grid, as ``ceil`` maps a whole step onto one grid point."""
     enc = circuit.encoder
     if enc is None:
-        return [("bit", i) for i in range(circuit.num_inputs)]
-    val32 = enc.value.astype(np.float32).astype(np.float64)
+        return [], []
+    F = enc.num_features
+    cats = enc.categories.tolist()
+    need, eq_real = [0] * F, [False] * F
+    for f, op, v in zip(enc.feature.tolist(), enc.op.tolist(), _values32(circuit)):
+        if cats[f]:
+            continue
+        if op == 1:
+            eq_real[f] = True
+        if v >= 0:                     # below 0: a constant for inputs >= 0, on any grid
+            need[f] = max(need[f], exact_frac_bits(v))
+    if frac_bits is None:
+        ks = need
+    elif isinstance(frac_bits, (int, np.integer)) and not isinstance(frac_bits, bool):
+        if not 0 <= frac_bits <= 64:
+            raise InputError(f"--frac-bits must be in 0..64, got {frac_bits}")
+        ks = [0 if cats[f] else min(need[f], int(frac_bits)) for f in range(F)]
+    else:
+        ks = list(frac_bits)
+        if len(ks) != F or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k <= 64
+                                   for k in ks):
+            raise InputError(f"frac_bits must be {F} integers in 0..64 (one per feature), got {frac_bits!r}")
+        ks = [int(k) for k in ks]
+    grid_only = [f for f in range(F) if not cats[f] and (ks[f] < need[f] or eq_real[f])]
+    return ks, grid_only
+
+
+def _constants(circuit: Circuit, ks: Sequence[int]) -> list[tuple[str, int]]:
+    """Per input bit, unsaturated: ('gt', T) for m > T, ('eq', V) for m == V, or ('const', 0/1),
+    m being the feature's hardware value (the number m / 2^k)."""
+    enc = circuit.encoder
     out = []
-    top = None if width is None else (1 << width) - 1
-    for op, v in zip(enc.op.tolist(), val32.tolist()):
-        if op == 0:                     # gt: x > v  <=>  x > floor(v) for integer x
-            t = math.floor(v)
-            if t < 0:
-                out.append(("const", 1))
-            elif top is not None and t >= top:
-                out.append(("const", 0))
-            else:
-                out.append(("gt", t))
-        else:                           # eq
-            if v != math.floor(v) or v < 0 or (top is not None and v > top):
-                out.append(("const", 0))
-            else:
-                out.append(("eq", int(v)))
+    for f, op, v in zip(enc.feature.tolist(), enc.op.tolist(), _values32(circuit)):
+        k = ks[f]
+        if op == 0:                     # m / 2^k > v  <=>  m > floor(v * 2^k) for integer m
+            if math.isinf(v):
+                out.append(("const", int(v < 0)))
+                continue
+            t = math.floor(math.ldexp(v, k))      # exact: scaling by a power of two
+            out.append(("const", 1) if t < 0 else ("gt", t))
+        else:                           # m / 2^k == v  <=>  m == v * 2^k, an integer >= 0
+            t = math.ldexp(v, k) if math.isfinite(v) else -1.0
+            out.append(("eq", int(t)) if t >= 0 and t == math.floor(t) else ("const", 0))
     return out
 
 
-def feature_width(circuit: Circuit) -> int:
-    """Bits per feature field: at least 8, and enough that every constant is below 2^W - 1."""
+def encoder_constants(circuit: Circuit, width: int | None = None,
+                      frac_bits: Sequence[int] | None = None) -> list[tuple[str, int]]:
+    """Per input bit: ('gt', T) for x_hw > T, ('eq', V) for x_hw == V, ('const', 0/1), or ('bit',
+    i) without an encoder; ``frac_bits`` per feature (default: :func:`input_format`'s exact
+    format), constants past ``2^width - 1`` saturated."""
+    if circuit.encoder is None:
+        return [("bit", i) for i in range(circuit.num_inputs)]
+    ks = input_format(circuit)[0] if frac_bits is None else list(frac_bits)
+    top = None if width is None else (1 << width) - 1
+    out = []
+    for kind, c in _constants(circuit, ks):
+        if top is not None and ((kind == "gt" and c >= top) or (kind == "eq" and c > top)):
+            out.append(("const", 0))
+        else:
+            out.append((kind, c))
+    return out
+
+
+def _check_distinct(circuit: Circuit, ks: Sequence[int], consts: list[tuple[str, int]]) -> None:
+    """Refuse a grid so coarse that two thresholds of a feature become one comparator, or a
+    one-hot value of a real feature falls between grid points: the hardware could not compute
+    what the model does on inputs between them."""
+    enc = circuit.encoder
+    seen: dict[tuple[int, int], float] = {}
+    for f, op, v, (kind, c) in zip(enc.feature.tolist(), enc.op.tolist(), _values32(circuit), consts):
+        k = ks[f]
+        if kind == "gt" and not enc.categories[f]:     # category codes are integers: no input between
+            other = seen.setdefault((f, c), v)
+            if other != v:
+                a, b = sorted((other, v))
+                k_min = max(exact_frac_bits(x) for x in (a, b))
+                k_min = next(j for j in range(k, k_min + 1)
+                             if math.floor(math.ldexp(a, j)) != math.floor(math.ldexp(b, j)))
+                raise InputError(f"feature {f}: thresholds {a!r} and {b!r} fall between the same two hardware "
+                                 f"values with {k} fractional bits (x_hw = ceil(x * 2^{k})), so the hardware "
+                                 f"cannot tell them apart; use at least {k_min} fractional bits (--frac-bits "
+                                 f"{k_min}), or leave --frac-bits unset for the exact format")
+        elif op == 1 and not enc.categories[f] and kind == "const" and math.isfinite(v) and v >= 0:
+            raise InputError(f"feature {f}: one-hot value {v!r} is not a multiple of 2^-{k}, so no hardware value "
+                             f"stands for it; use at least {exact_frac_bits(v)} fractional bits (--frac-bits)")
+
+
+def feature_width(circuit: Circuit, frac_bits: Sequence[int] | None = None) -> int:
+    """Bits per feature field: at least 8, and enough that every constant is below 2^W - 1
+    (``frac_bits`` per feature; default the exact format of :func:`input_format`)."""
     if circuit.encoder is None:
         return 1
-    consts = [c for k, c in encoder_constants(circuit) if k in ("gt", "eq")]
+    consts = [c for k, c in encoder_constants(circuit, None, frac_bits) if k in ("gt", "eq")]
     need = max(consts, default=0) + 1
     return max(MIN_FEATURE_BITS, int(need).bit_length())
 
 
-def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, width: int | None = None) -> HwSpec:
+def _too_wide(circuit: Circuit, ks: Sequence[int], consts: list[tuple[str, int]], bits: int) -> InputError:
+    """The error for a format wider than MAX_FEATURE_BITS, naming the feature and thresholds."""
+    i = max((j for j, (kind, _) in enumerate(consts) if kind in ("gt", "eq")), key=lambda j: consts[j][1])
+    enc = circuit.encoder
+    f = int(enc.feature[i])
+    values = _values32(circuit)
+    v, k = values[i], ks[f]
+    # the threshold that asks for the fractional bits, when it is not the largest one
+    fine = max((values[j] for j in np.flatnonzero(enc.feature == f) if values[j] >= 0),
+               key=exact_frac_bits, default=v)
+    why = (f"threshold {fine!r} needs {k} fractional bits to be exact (x_hw = ceil(x * 2^{k})), and with them "
+           f"threshold {v!r} needs a {bits}-bit hardware input" if k and fine != v else
+           f"threshold {v!r} needs a {bits}-bit hardware input (x_hw = ceil(x * 2^{k}))")
+    hint = (f"export with --frac-bits K, K < {k} (a coarser grid; the hardware is then exact only for inputs on it)"
+            if k else "thresholds this large cannot be compared in fixed-point hardware inputs")
+    return InputError(f"feature {f}: {why}; at most {MAX_FEATURE_BITS} bits are supported: {hint}")
+
+
+def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, width: int | None = None,
+            frac_bits: int | Sequence[int] | None = None) -> HwSpec:
     """The :class:`HwSpec` of ``circuit``'s Verilog top; an InputError when it cannot be emitted
-    (no GroupSum head, a bad module name, a width too small for the thresholds)."""
+    (no GroupSum head, a bad module name, a width too small for the thresholds, an input format
+    that cannot tell two thresholds apart or needs more than :data:`MAX_FEATURE_BITS` bits).
+    ``frac_bits``: see :func:`input_format` (default: exact for every input >= 0)."""
     if circuit.head is None:
         raise InputError("Verilog export needs a circuit with a GroupSum head (class outputs)")
-    if not name.isidentifier():
-        raise InputError(f"module name {name!r} is not a Verilog identifier")
-    if pipeline < 0:
-        raise InputError(f"--pipeline must be >= 0, got {pipeline}")
-    need = feature_width(circuit)
-    if width is None:
-        width = need
-    elif circuit.encoder is not None and width < need:
-        raise InputError(f"feature width {width} cannot hold the encoder's thresholds; need at least {need} bits")
+    check_name(name, "verilog")
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
+        raise InputError(f"--pipeline must be an integer >= 0, got {pipeline}")
+    ks, grid_only = input_format(circuit, frac_bits)
+    if circuit.encoder is not None:
+        consts = _constants(circuit, ks)
+        _check_distinct(circuit, ks, consts)
+        need = feature_width(circuit, ks)
+        if need > MAX_FEATURE_BITS:
+            raise _too_wide(circuit, ks, consts, need)
+        if width is None:
+            width = need
+        elif not need <= width <= MAX_FEATURE_BITS:
+            raise InputError(f"feature width {width} cannot hold the encoder's thresholds; need {need}.."
+                             f"{MAX_FEATURE_BITS} bits")
     C = circuit.head.classes
     group = circuit.num_outputs // C
     depth = circuit.depth()
@@ -128,8 +270,8 @@ def hw_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, 
     return HwSpec(name=name, features=features,
                   width=width if circuit.encoder is not None else 1, bits_input=circuit.encoder is None,
                   classes=C, group=group, count_bits=max(1, group.bit_length()),
-                  class_bits=max(1, (C - 1).bit_length()), pipeline=pipeline, net_depth=depth,
-                  latency=stages + 2 if pipeline else 0)
+                  class_bits=max(1, (C - 1).bit_length()), pipeline=int(pipeline), net_depth=depth,
+                  latency=stages + 2 if pipeline else 0, frac_bits=ks, grid_only=grid_only)
 
 
 def tree_plan(n: int) -> list[list[tuple[int, ...]]]:
@@ -163,7 +305,8 @@ def _net_lines(circuit: Circuit, src, dst) -> list[str]:
 def _encoder_lines(circuit: Circuit, spec: HwSpec, dst: str) -> list[str]:
     W = spec.width
     lines = []
-    for i, (kind, c) in enumerate(encoder_constants(circuit, W if not spec.bits_input else None)):
+    consts = encoder_constants(circuit, None if spec.bits_input else W, None if spec.bits_input else spec.scale_bits())
+    for i, (kind, c) in enumerate(consts):
         if kind == "bit":
             rhs = f"x[{c}]"
         elif kind == "const":
@@ -284,9 +427,7 @@ def _header(circuit: Circuit, spec: HwSpec) -> list[str]:
     if spec.bits_input:
         lines.append(f"//   x[{spec.x_bits - 1}:0]: the encoded input bits")
     else:
-        lines.append(f"//   x: {spec.features} unsigned {spec.width}-bit features, feature f = x[f*{spec.width} +: "
-                     f"{spec.width}]; saturate larger values to {(1 << spec.width) - 1} (exact: every "
-                     "threshold is below it)")
+        lines += format_lines(spec)
     if spec.pipeline:
         lines.append(f"//   pipelined: registers every {spec.pipeline} gate levels "
                      f"({spec.latency - 2} network stages), then popcount and argmax stages.")
@@ -295,6 +436,41 @@ def _header(circuit: Circuit, spec: HwSpec) -> list[str]:
         lines.append("//   rst (synchronous, active high) clears only the valid pipe.")
     else:
         lines.append("//   combinational (LATENCY = 0 cycles)")
+    return lines
+
+
+def _runs(features: Sequence[int]) -> str:
+    """0-3, 7, 9-10: consecutive feature indices as ranges."""
+    out, i = [], 0
+    f = list(features)
+    while i < len(f):
+        j = i
+        while j + 1 < len(f) and f[j + 1] == f[j] + 1:
+            j += 1
+        out.append(str(f[i]) if i == j else f"{f[i]}-{f[j]}")
+        i = j + 1
+    return ", ".join(out)
+
+
+def format_lines(spec: HwSpec) -> list[str]:
+    """The header's description of the input format (comment lines)."""
+    W = spec.width
+    ks = spec.scale_bits()
+    lines = [f"//   x: {spec.features} features of {W} bits, feature f = x[f*{W} +: {W}], unsigned fixed point with "
+             "k_f fractional bits:",
+             f"//      feed x_hw = min({(1 << W) - 1}, ceil(x_f * 2^k_f)) for x_f >= 0 (x_f as float32, the model's "
+             "precision); x_hw stands for x_hw / 2^k_f"]
+    by_k: dict[int, list[int]] = {}
+    for f, k in enumerate(ks):
+        by_k.setdefault(k, []).append(f)
+    for k, fs in sorted(by_k.items()):
+        what = "every feature" if len(fs) == spec.features else f"features {_runs(fs)}"
+        lines.append(f"//      k = {k} for {what}")
+    if spec.exact:
+        lines.append("//      exact: for every input >= 0 the encoder bits equal the model's float32 comparisons")
+    else:
+        lines.append(f"//      exact only on the grid (inputs that are multiples of 2^-k_f) for features "
+                     f"{_runs(spec.grid_only)}; elsewhere exact for every input >= 0")
     return lines
 
 
@@ -404,28 +580,29 @@ def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
 class VerilogEmitter(Emitter):
     """Target ``verilog``: NAME.v with the network module ``NAME_net`` and the top ``NAME``;
     ``info["spec"]`` is its :class:`HwSpec`. Options: ``pipeline`` (0: combinational; N: registers
-    every N logic levels) and ``width`` (bits per feature; default the smallest that holds every
-    threshold)."""
+    every N logic levels), ``width`` (bits per feature; default the smallest that holds every
+    threshold) and ``frac_bits`` (the input format, see :func:`input_format`; default exact)."""
     target = "verilog"
     default_name = "gatelearn_model"
 
     def emit(self, circuit: Circuit, name: str | None = None, pipeline: int = 0,
-             width: int | None = None) -> Artifacts:
+             width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> Artifacts:
+        name = self.checked_name(name)
         circuit.validate()
-        spec = hw_spec(circuit, name or self.default_name, pipeline, width)
+        spec = hw_spec(circuit, name, pipeline, width, frac_bits)
         return Artifacts(spec.name, {f"{spec.name}.v": _verilog_text(circuit, spec)}, {"spec": spec})
 
 
 def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0,
-                 width: int | None = None) -> tuple[str, HwSpec]:
+                 width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> tuple[str, HwSpec]:
     """Verilog text of the network module ``NAME_net`` and the top ``NAME``; and the HwSpec."""
-    art = VerilogEmitter().emit(circuit, name, pipeline, width)
+    art = VerilogEmitter().emit(circuit, name, pipeline, width, frac_bits)
     return art[f"{name}.v"], art.info["spec"]
 
 
 def write_verilog(circuit: Circuit, path: str | os.PathLike, name: str = "gatelearn_model", pipeline: int = 0,
-                  width: int | None = None) -> HwSpec:
+                  width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> HwSpec:
     """Write the Verilog of :func:`emit_verilog` to ``path`` (atomically); returns the HwSpec."""
-    text, spec = emit_verilog(circuit, name, pipeline, width)
+    text, spec = emit_verilog(circuit, name, pipeline, width, frac_bits)
     atomic_write_text(path, text)
     return spec

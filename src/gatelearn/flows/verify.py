@@ -1,4 +1,5 @@
-"""``gatelearn verify``: prove every circuit and artifact of a run equivalent to the trained model.
+"""``gatelearn verify``: prove (or, for programs, test) every circuit and artifact of a run
+equal to the trained model, and say which is which.
 
 What it proves (each a combinational equivalence check by ABC ``cec``, which either proves
 equivalence or returns a counterexample; the proofs are :mod:`gatelearn.verification.equivalence`):
@@ -12,10 +13,19 @@ equivalence or returns a counterexample; the proofs are :mod:`gatelearn.verifica
   from the integer features ``x`` to ``class_idx`` and ``counts``, encoder, popcount and argmax
   included; the network-only module ``NAME_net`` is proven against the network too;
 * a pipelined Verilog top is also checked to delay every output by exactly the LATENCY its
-  manifest entry states (its registers made transparent, then the same proof).
+  manifest entry states (its registers made transparent, then the same proof);
+* the Verilog's input format (fractional bits per feature, exactness) is checked against the
+  model's thresholds, and the reference's comparators come from those thresholds, not from the
+  emitter.
+
+What it tests (programs cannot be proven here; :mod:`gatelearn.verification.artifacts`): the C
+library in RUN_DIR/artifacts/c (``gatelearn compile --target c``), compiled from its sources, and
+the NumPy module in RUN_DIR/artifacts/numpy, each run on every input region when there are few
+enough, else on corner cases and random inputs, and compared with the software simulator.
 
 The reference for all of them is the circuit lowered from model.safetensors, the same lowering
-that training's hard accuracy is measured with.
+that training's hard accuracy is measured with. The report lists what was proven, what tested
+and which artifacts no check covers (testbenches, example programs, built libraries).
 """
 from __future__ import annotations
 
@@ -29,17 +39,20 @@ from ..backends.verilog import HwSpec, hw_spec
 from ..circuit.ir import Circuit
 from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
+from ..verification.artifacts import c_artifacts, check_c_artifact, check_numpy_artifact, numpy_artifacts
 from ..verification.equivalence import Check, VerifyReport, cec_check, prove_verilog, same_interface
 from .manifest import load_manifest
 
 __all__ = ["VERIFY_FILE", "verify"]
 
 VERIFY_FILE = "verify.json"
+C_DIR, NUMPY_DIR = "c", "numpy"          # where gatelearn compile --target c|numpy writes
 
 
 def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> VerifyReport:
-    """Prove every circuit and artifact of RUN_DIR equivalent to the trained model's circuit; with
-    ``include_circuits`` the IR circuits too, and the report goes to RUN_DIR/verify.json."""
+    """Prove every circuit and hardware artifact of RUN_DIR equivalent to the trained model's
+    circuit and test its C and NumPy artifacts; with ``include_circuits`` the IR circuits too, and
+    the report goes to RUN_DIR/verify.json."""
     run = runs.run_dir(run_dir)
     ref = runs.model_circuit(run)
     report = VerifyReport()
@@ -50,17 +63,21 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
             report.checks += _check_circuits(run, ref, ref_net, tmp, timeout)
         art = run / runs.ARTIFACTS_DIR
         manifest = load_manifest(run)
-        listed = {e["file"] for e in manifest["artifacts"]}
+        entries, bad = _entries(manifest)
+        report.checks += bad
+        listed = {e["file"] for e in entries}
         if art.is_dir():
             for f in sorted(art.iterdir()):
                 if f.suffix in (".aig", ".blif", ".v") and f.name not in listed:
                     report.checks.append(Check(f"artifacts/{f.name}", "unknown artifact", "FAILED",
                                                "not listed in artifacts/manifest.json (not written by gatelearn "
                                                "export), so what it should compute is unknown; remove it or re-export"))
-        for e in manifest["artifacts"]:
+        for e in entries:
             f = art / e["file"]
             item = f"artifacts/{e['file']}"
             if e["kind"] == "testbench":
+                if f.exists():
+                    report.not_checked.append((item, "testbench, run by a simulator, not by verify"))
                 continue
             if not f.exists():
                 report.checks.append(Check(item, e["kind"], "FAILED", "listed in the manifest but missing"))
@@ -70,10 +87,18 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
             elif e["kind"] == "verilog":
                 try:
                     spec = _claimed_spec(ref, e)
+                    net = e["net"]
+                    if not isinstance(net, str):
+                        raise TypeError(f"'net' is {net!r}")
                 except InputError as exc:
                     report.checks.append(Check(item, "verilog", "FAILED", f"does not fit the model: {exc}"))
                     continue
-                report.checks += prove_verilog(ref, spec, f, e["net"], tmp, timeout, item)
+                except (KeyError, TypeError, ValueError) as exc:
+                    report.checks.append(Check(item, "verilog", "FAILED", f"its manifest entry is malformed "
+                                               f"({type(exc).__name__}: {exc}); re-run gatelearn export"))
+                    continue
+                report.checks += prove_verilog(ref, spec, f, net, tmp, timeout, item)
+        _check_programs(report, art, ref, tmp, timeout, include_circuits)
     if include_circuits:
         atomic_write_text(run / VERIFY_FILE, json.dumps(report.to_dict(), indent=2) + "\n")
     return report
@@ -82,7 +107,7 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
 def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: float) -> list[Check]:
     """circuit.npz and circuit.abc.npz: the model's interface, and its gate network."""
     checks = []
-    for fname in (runs.CIRCUIT_FILE, runs.ABC_CIRCUIT_FILE):
+    for fname in (runs.CIRCUIT_FILE, runs.ABC_CIRCUIT_FILE, f"{runs.ARTIFACTS_DIR}/{NUMPY_DIR}/{runs.CIRCUIT_FILE}"):
         f = run / fname
         if not f.exists():
             continue
@@ -101,10 +126,62 @@ def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: 
     return checks
 
 
+def _entries(manifest: dict) -> tuple[list[dict], list[Check]]:
+    """The manifest's well-formed entries (a plain file name, a kind), and a failed check for
+    each other one."""
+    good, bad = [], []
+    for i, e in enumerate(manifest["artifacts"]):
+        name = e.get("file") if isinstance(e, dict) else None
+        if (isinstance(name, str) and name and Path(name).name == name and name not in (".", "..")
+                and isinstance(e.get("kind"), str)):
+            good.append(e)
+        else:
+            bad.append(Check(f"artifacts/manifest.json entry {i}", "manifest", "FAILED",
+                             f"malformed entry {str(e)[:200]}; re-run gatelearn export"))
+    return good, bad
+
+
+def _check_programs(report: VerifyReport, art: Path, ref: Circuit, tmp: Path, timeout: float,
+                    include_circuits: bool) -> None:
+    """Test the C libraries in artifacts/c and the NumPy modules in artifacts/numpy; list the
+    files there that no check covers."""
+    covered: set[Path] = set()
+    cdir, npdir = art / C_DIR, art / NUMPY_DIR
+    for name in c_artifacts(cdir):
+        covered |= {cdir / f"{name}.c", cdir / f"{name}.h"}
+        report.checks.append(check_c_artifact(ref, cdir, name, f"{runs.ARTIFACTS_DIR}/{C_DIR}/{name}.c", tmp, timeout))
+    for name in numpy_artifacts(npdir):
+        covered |= {npdir / f"{name}.py", npdir / f"{name}.npz"}
+        report.checks.append(check_numpy_artifact(ref, npdir, name, f"{runs.ARTIFACTS_DIR}/{NUMPY_DIR}/{name}.py",
+                                                  tmp, timeout))
+    if include_circuits:
+        covered.add(npdir / runs.CIRCUIT_FILE)      # proven with the IR circuits
+    libs = {f"lib{name}.so" for name in c_artifacts(cdir)}
+    mains = {f"{name}_main.c" for name in c_artifacts(cdir)}
+    for d in (cdir, npdir):
+        if not d.is_dir():
+            continue
+        for f in sorted(d.iterdir()):
+            if f in covered or not f.is_file():
+                continue
+            why = ("example program" if f.name in mains else
+                   "built library; verify rebuilt it from the sources" if f.name in libs else
+                   "IR circuit, checked only with the circuits" if f.name == runs.CIRCUIT_FILE else "unknown file")
+            report.not_checked.append((f"{runs.ARTIFACTS_DIR}/{d.name}/{f.name}", why))
+
+
 def _claimed_spec(ref: Circuit, entry: dict) -> HwSpec:
-    """The interface a Verilog artifact must have for the model, with the latency its manifest
-    entry claims (which the proof then checks)."""
+    """The interface a Verilog artifact must have for the model, with the input format and the
+    latency its manifest entry claims (which the proof then checks against the model). A spec
+    written before formats were recorded claims 0 fractional bits and exactness, as that export
+    did."""
     s = entry["spec"]
-    spec = hw_spec(ref, entry["top"], int(s.get("pipeline", 0)), int(s["width"]) if not s["bits_input"] else None)
+    bits_input = bool(s["bits_input"])
+    frac = s.get("frac_bits") or None
+    if frac is None and not bits_input and ref.encoder is not None:
+        frac = [0] * ref.encoder.num_features
+    spec = hw_spec(ref, entry["top"], int(s.get("pipeline", 0)), None if bits_input else int(s["width"]),
+                   None if bits_input else frac)
     spec.latency = int(s.get("latency", 0))
+    spec.grid_only = [int(f) for f in s.get("grid_only", [])]
     return spec

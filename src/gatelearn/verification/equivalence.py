@@ -6,7 +6,8 @@ or returns a counterexample), each result a :class:`Check`.
 * :func:`prove_verilog`: an emitted Verilog file, synthesized to gates by yosys (proc; flatten;
   techmap): its network-only module ``NAME_net`` gate for gate against the reference network, and
   the whole top (x -> class_idx, counts: encoder, popcount and argmax included) against the
-  reference AIG of :mod:`.reference`;
+  reference AIG of :mod:`.reference`, built from the model's thresholds and the input format the
+  design claims (whose claims, exactness above all, are checked against the model first);
 * :func:`prove_pipelined`: a pipelined top with its flip-flops made transparent (gatelearn's
   BLIF reader): every path from the inputs to class_idx/counts must cross exactly LATENCY
   registers, out_valid must lag in_valid by LATENCY cycles, and the resulting combinational
@@ -26,17 +27,22 @@ from ..backends.blif import parse_blif
 from ..backends.verilog import HwSpec
 from ..circuit.ir import Circuit
 from ..errors import FileFormatError, ToolError
-from .reference import reference_aig
+from .reference import format_problems, reference_aig
 
-__all__ = ["Check", "VerifyReport", "cec_check", "prove_verilog", "prove_pipelined", "same_interface"]
+__all__ = ["Check", "VerifyReport", "PASSED", "cec_check", "prove_verilog", "prove_pipelined", "same_interface"]
+
+
+PASSED = ("proven", "tested")      # statuses that count as checked and equal
 
 
 @dataclass
 class Check:
-    """One proof: what was checked, and whether it was proven."""
+    """One check: what was checked, and its outcome. ``status``: "proven" (a proof of
+    equivalence), "tested" (agreement on a set of inputs, not a proof), "FAILED" (a
+    counterexample or a disagreement), "undecided" or "error" (the check could not be done)."""
     item: str
     what: str
-    status: str            # "proven", "FAILED", "undecided", "error"
+    status: str
     detail: str = ""
     seconds: float = 0.0
 
@@ -46,19 +52,52 @@ class Check:
 
 @dataclass
 class VerifyReport:
-    """The checks of one ``gatelearn verify``; ``ok`` only when there are some and all are proven."""
+    """The checks of one ``gatelearn verify``; ``ok`` only when there are some and each is proven
+    or tested. ``not_checked``: (item, why) for artifacts no check covers."""
     checks: list[Check] = field(default_factory=list)
+    not_checked: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.status == "proven" for c in self.checks)
+        return bool(self.checks) and all(c.status in PASSED for c in self.checks)
 
     @property
     def failed(self) -> list[Check]:
-        return [c for c in self.checks if c.status != "proven"]
+        return [c for c in self.checks if c.status not in PASSED]
+
+    def items(self, status: str) -> list[str]:
+        """Items whose checks all passed, by their weakest status: "proven" (every check a proof)
+        or "tested" (at least one check a test); "failed" for the rest. In check order."""
+        by_item: dict[str, list[str]] = {}
+        for c in self.checks:
+            by_item.setdefault(c.item, []).append(c.status)
+
+        def kind(sts: list[str]) -> str:
+            return "failed" if any(st not in PASSED for st in sts) else "tested" if "tested" in sts else "proven"
+        return [item for item, sts in by_item.items() if kind(sts) == status]
+
+    def summary(self) -> str:
+        """One line: which items are proven, which tested (not proven), which failed, which
+        artifacts were not checked."""
+        parts = []
+        if self.failed:
+            parts.append("NOT verified: " + ", ".join(self.items("failed")))
+        for status, label in (("proven", "proven equivalent to the trained model"),
+                              ("tested", "tested against the model, not proven")):
+            items = self.items(status)
+            if items:
+                parts.append(f"{label}: {', '.join(items)}")
+        if self.not_checked:
+            parts.append("not checked: " + ", ".join(f"{item} ({why})" for item, why in self.not_checked))
+        if not self.checks:
+            parts.insert(0, "nothing verified")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
+        return {"ok": self.ok, "proven": self.items("proven"), "tested": self.items("tested"),
+                "failed": self.items("failed"),
+                "not_checked": [{"item": i, "why": w} for i, w in self.not_checked],
+                "checks": [c.to_dict() for c in self.checks]}
 
 
 def same_interface(c: Circuit, ref: Circuit) -> str | None:
@@ -119,7 +158,13 @@ def prove_verilog(ref: Circuit, spec: HwSpec, file: Path, net_module: str, tmp: 
         checks.append(Check(item, f"module {net_module}", "error", str(exc), time.perf_counter() - t0))
     # 2. The whole top: x -> class_idx, counts.
     t0 = time.perf_counter()
-    what = f"module {spec.name} (encoder + network + popcount + argmax) vs reference from the model"
+    what = (f"module {spec.name} (encoder + network + popcount + argmax) vs reference from the model, "
+            f"{_format_words(spec)}")
+    problems = format_problems(ref, spec)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        checks.append(Check(item, what, "FAILED", f"input format: {problems[0]}{more}; re-export"))
+        return checks
     try:
         top_blif = yosys.to_blif([file], spec.name, tmp / f"{spec.name}.blif", timeout)
         ref_top = tmp / f"{spec.name}_ref.aig"
@@ -134,6 +179,16 @@ def prove_verilog(ref: Circuit, spec: HwSpec, file: Path, net_module: str, tmp: 
     except (ToolError, FileFormatError) as exc:
         checks.append(Check(item, what, "error", str(exc), time.perf_counter() - t0))
     return checks
+
+
+def _format_words(spec: HwSpec) -> str:
+    """The input format a proof covers, in words."""
+    if spec.bits_input:
+        return "inputs: the encoded bits"
+    ks = sorted(set(spec.scale_bits()))
+    exact = ("exact for every input >= 0" if spec.exact
+             else f"exact on the input grid only for features {spec.grid_only[:8]}")
+    return f"inputs: {spec.width}-bit fixed point with {'/'.join(map(str, ks))} fractional bits, {exact}"
 
 
 def prove_pipelined(item: str, what: str, spec: HwSpec, top_blif: Path, ref_top: Path, tmp: Path,

@@ -1,9 +1,12 @@
 """Verilog testbenches: golden vectors from the software simulator, a self-checking testbench
 for an emitted top (:mod:`gatelearn.backends.verilog`), and reading back the results it dumps.
 
-The hardware takes unsigned integer features saturated to 2^W - 1 (:func:`to_hw_features`); the
-testbench feeds those, compares ``class_idx`` and ``counts`` with the golden values and writes
-every result for a bit-for-bit comparison outside the simulator.
+The hardware takes each feature in the design's fixed-point format (:func:`to_hw_features`:
+``min(2^W - 1, ceil(x * 2^k))``, k the feature's fractional bits); the testbench feeds those,
+compares ``class_idx`` and ``counts`` with the golden values and writes every result for a
+bit-for-bit comparison outside the simulator. Golden values are what the model computes on the
+numbers the hardware values stand for (:func:`gatelearn.verification.reference.hardware_bits`,
+from the model's thresholds), run through the software simulator.
 """
 from __future__ import annotations
 
@@ -11,29 +14,64 @@ import numpy as np
 
 from ..backends.base import Artifacts
 from ..backends.verilog import HwSpec
+from ..circuit.inputs import InputContract
 from ..circuit.ir import Circuit
 from ..errors import InputError
-from .agreement import reference_outputs
+from .reference import hardware_bits, hardware_rules
 
-__all__ = ["to_hw_features", "hex_rows", "emit_testbench", "parse_results"]
+__all__ = ["to_hw_features", "hw_values", "random_features", "hex_rows", "read_hex_rows", "emit_testbench",
+           "parse_results"]
 
 
 def to_hw_features(circuit: Circuit, spec: HwSpec, x: np.ndarray) -> np.ndarray:
-    """Raw features -> the unsigned integers the hardware takes (saturated to 2^W - 1).
-
-    Raises InputError for values that are not non-negative integers: the comparators are exact
-    only on integers.
-    """
+    """Raw features -> the unsigned integers the hardware takes: per feature
+    ``min(2^W - 1, ceil(float32(x) * 2^k))`` with k its fractional bits (``spec.frac_bits``), the
+    format written into the Verilog header. Raises InputError for rows the model refuses (its
+    input contract: shape, NaN, category codes) and for negative values (the hardware inputs are
+    unsigned)."""
     x = np.asarray(x)
     if spec.bits_input:
-        if not np.isin(x, (0, 1)).all():
-            raise InputError("bit inputs must be 0 or 1")
+        if x.ndim != 2 or x.shape[1] != spec.features or not np.isin(x, (0, 1)).all():
+            raise InputError(f"bit inputs must be an (N, {spec.features}) array of 0 and 1")
         return x.astype(np.uint64)
-    xf = x.astype(np.float64)
-    if (xf < 0).any() or (xf != np.floor(xf)).any():
-        raise InputError("the hardware encoder takes non-negative integer features; these features have "
-                         "negative or fractional values")
-    return np.minimum(xf, (1 << spec.width) - 1).astype(np.uint64)
+    x = InputContract.of(circuit).check(x)
+    x32 = x.astype(np.float32).astype(np.float64)        # the model's precision
+    neg = x32 < 0
+    if neg.any():
+        r, f = (int(i) for i in np.argwhere(neg)[0])
+        raise InputError(f"raw feature {f} is {float(x32[r, f])!r} in row {r}; the hardware takes features >= 0 "
+                         "(unsigned fixed point)")
+    ks = np.array(spec.scale_bits(), np.float64)
+    scaled = np.ceil(x32 * np.exp2(ks))                  # exact: a power-of-two scale
+    return np.minimum(scaled, float((1 << spec.width) - 1)).astype(np.uint64)
+
+
+def hw_values(spec: HwSpec, hx: np.ndarray) -> np.ndarray:
+    """The numbers hardware values stand for, ``hx / 2^k`` per feature (float64)."""
+    hx = np.asarray(hx)
+    if spec.bits_input:
+        return hx.astype(np.float64)
+    return hx.astype(np.float64) / np.exp2(np.array(spec.scale_bits(), np.float64))
+
+
+def random_features(circuit: Circuit, spec: HwSpec, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random raw feature rows that the hardware represents exactly (grid points, valid
+    category codes), spread over every threshold of each feature: values up to about twice the
+    largest constant of the feature (all of 0..2^W-1 when that is smaller)."""
+    rng = np.random.default_rng(seed)
+    if spec.bits_input:
+        return rng.integers(0, 2, (n, spec.features)).astype(np.float64)
+    top = (1 << spec.width) - 1
+    hi = np.zeros(spec.features, np.int64)
+    for i, (kind, c) in enumerate(hardware_rules(circuit, spec)):
+        if kind in ("ge", "eq"):
+            f = int(circuit.encoder.feature[i])
+            hi[f] = max(hi[f], c)
+    hi = np.minimum(top, np.maximum(2 * hi + 1, min(top, 255)))
+    x = hw_values(spec, (rng.random((n, spec.features)) * (hi + 1)).astype(np.int64))
+    cats = circuit.encoder.categories
+    codes = np.floor(rng.random((n, spec.features)) * np.maximum(cats, 1))    # valid category codes
+    return np.where(cats > 0, codes, x)
 
 
 # ------------------------------------------------------------------------------ trees
@@ -55,20 +93,31 @@ def hex_rows(values: np.ndarray, width: int) -> list[str]:
     return rows
 
 
+def read_hex_rows(text: str, fields: int, width: int) -> np.ndarray:
+    """The inverse of :func:`hex_rows`: (rows, fields) uint64 from the hex lines of ``text``."""
+    mask = (1 << width) - 1
+    rows = [[(int(line, 16) >> (f * width)) & mask for f in range(fields)] for line in text.split()]
+    return np.array(rows, np.uint64).reshape(-1, fields)
+
+
 def emit_testbench(circuit: Circuit, spec: HwSpec, x: np.ndarray, prefix: str | None = None) -> Artifacts:
     """Self-checking testbench ``NAME_tb`` (file ``NAME_tb.v``) and its vector files
     ``PREFIX_x.hex``, ``PREFIX_class.hex``, ``PREFIX_counts.hex`` (PREFIX defaults to NAME).
 
-    Golden class indices and counts come from the software simulator
-    (:func:`.agreement.reference_outputs`). The testbench prints ``GATELEARN_TB vectors=N
+    Golden class indices and counts come from the software simulator on the model's encoder bits
+    for the hardware values (:func:`.reference.hardware_bits`). The testbench prints ``GATELEARN_TB vectors=N
     errors=E`` and writes every result to ``PREFIX_results.txt`` ("class counts" in hex per
     line) for a bit-for-bit comparison (:func:`parse_results`). ``info``: top, vectors.
     """
     name = spec.name
     prefix = prefix or name
     hx = to_hw_features(circuit, spec, x)
-    cls, cnt = reference_outputs(circuit, x)
     n = len(hx)
+    if n == 0:
+        raise InputError("a testbench needs at least one golden vector (got 0 rows)")
+    # Golden: the model on the numbers the hardware values stand for.
+    cnt = circuit.class_counts(circuit.simulate(hardware_bits(circuit, spec, hx)))
+    cls = np.argmax(cnt, axis=1)
     files = {f"{prefix}_x.hex": "\n".join(hex_rows(hx, spec.width)) + "\n",
              f"{prefix}_class.hex": "\n".join(format(int(c), "x") for c in cls) + "\n",
              f"{prefix}_counts.hex": "\n".join(hex_rows(cnt, spec.count_bits)) + "\n"}

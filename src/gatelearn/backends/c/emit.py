@@ -31,7 +31,6 @@ documented in the header):
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -43,6 +42,7 @@ from ...circuit.ir import USES_A, USES_B, Circuit
 from ...errors import InputError
 from ...gates import BY_NAME, GATES
 from ..base import Artifacts, Emitter
+from ..base import check_name as base_check_name
 from ..common import num_classes, num_features
 from .layout import TABLE_LANES, TILE_SLOTS, EncoderTables, Schedule, encoder_tables
 
@@ -240,8 +240,9 @@ def gate_cases() -> str:
 
 
 def check_name(name: str) -> None:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise InputError(f"C name {name!r} is not a C identifier")
+    """An InputError unless ``name`` is a valid C name (the shared rules of
+    :func:`gatelearn.backends.base.check_name`: identifier, not a keyword, not reserved)."""
+    base_check_name(name, "c")
 
 
 # ----------------------------------------------------------------------------- generation
@@ -322,4 +323,4 @@ class CEmitter(Emitter):
     default_name = "gatelearn_net"
 
     def emit(self, circuit: Circuit, name: str | None = None, word_bits: int = DEFAULT_WORD_BITS) -> Artifacts:
-        return generate_c(circuit, name or self.default_name, word_bits)
+        return generate_c(circuit, self.checked_name(name), word_bits)

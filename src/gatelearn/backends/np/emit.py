@@ -9,7 +9,6 @@ from importlib import resources
 import numpy as np
 
 from ...circuit.ir import Circuit
-from ...errors import InputError
 from ...gates import TRUTH_NP
 from ..base import Artifacts, Emitter
 from ..common import encoding
@@ -41,9 +40,7 @@ class NumpyEmitter(Emitter):
 
     def emit(self, circuit: Circuit, name: str | None = None) -> Artifacts:
         c = circuit.validate()
-        name = name or self.default_name
-        if not name.isidentifier():
-            raise InputError(f"module name {name!r} is not a Python identifier")
+        name = self.checked_name(name)
         buf = io.BytesIO()
         np.savez_compressed(buf, **module_tables(c))
         source = resources.files(__package__).joinpath("standalone.py").read_text(encoding="utf-8")
