@@ -7,14 +7,18 @@
     RUN_DIR/artifacts/          emitted C, Verilog, AIGER, BLIF
 
 Commands pick a circuit with :func:`best_circuit`: the smallest verified one available.
+Every command that writes into a run directory holds its :func:`lock` meanwhile (training takes
+the same lock in :mod:`gatelearn.training.loop`).
 """
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .circuit.ir import Circuit
-from .errors import FileFormatError
+from .errors import FileFormatError, InputError
+from .fileio import exclusive_lock
 from .lowering import lower
 from .model import MODEL_FILE, LogicNet, load
 
@@ -28,6 +32,15 @@ def run_dir(path: str | os.PathLike) -> Path:
     if not path.is_dir():
         raise FileFormatError(f"{path} is not a run directory (expected the --out folder of gatelearn train)")
     return path
+
+
+def lock(path: str | os.PathLike) -> AbstractContextManager[Path]:
+    """Hold the run directory's exclusive lock while a command writes there: a second writer
+    (another compile, optimize, export, verify, predict --out, demo or train in the same
+    directory) fails at once with an InputError naming this process's pid. Released on exit,
+    kill -9 included; the same process may nest it. Taking it removes the temporary files of a
+    writer that was killed (in the run directory and under artifacts/)."""
+    return exclusive_lock(run_dir(path), error=InputError, subdirs=(ARTIFACTS_DIR,))
 
 
 def load_model(path: str | os.PathLike) -> LogicNet:

@@ -1,10 +1,11 @@
 """Kernels of the logic layer: y[:, j] = c0[j] + ca[j]*a + cb[j]*b + cab[j]*a*b, a = x[:, ia[j]], b = x[:, ib[j]].
 
 ``logic_forward`` is the one entry point the layers call. It uses the fused CPU extension
-(``logic_fused.cpp``, built on first use with torch.utils.cpp_extension and cached in torch's
-extensions folder) when it is available and the tensors are float32/float64 on the CPU, and the
-pure-PyTorch reference otherwise (GPU tensors, other dtypes, ``GATELEARN_NO_EXTENSION=1``, or a
-machine where the extension cannot be built; the last case warns once with the reason).
+(``logic_fused.cpp``, built on first use with torch.utils.cpp_extension and cached under a key
+of everything that changes the build, see :mod:`.build`) when it is available and the tensors
+are float32/float64 on the CPU, and the pure-PyTorch reference otherwise (GPU tensors, other
+dtypes, ``GATELEARN_NO_EXTENSION=1``, or a machine where the extension cannot be built; the last
+case warns once with the reason).
 
 The fused path works feature-major internally and returns ``y`` as a transposed view of an
 (out, B) tensor: values and shape are those of the reference, only the strides differ, and the
@@ -31,7 +32,8 @@ _default_fused: bool | None = None   # set by use_fused(); None = use whenever i
 
 def fused_available() -> bool:
     """True when the fused CPU kernel is built and loadable (builds it on first call, which takes
-    about a minute once per machine). False when ``GATELEARN_NO_EXTENSION=1`` is set."""
+    about a minute once per machine and environment, saying so on stderr). False when
+    ``GATELEARN_NO_EXTENSION=1`` is set."""
     return _EXTENSION.get() is not None
 
 

@@ -1,10 +1,16 @@
 """Building and loading gatelearn's C++ kernels (torch.utils.cpp_extension), once per machine.
 
 Every kernel goes through :class:`Extension`, so all of them share the same rules:
-- built on first use with ``-O3 -march=native -fopenmp`` and cached on disk;
-- the extension name carries a hash of the CPU's feature flags: ``-march=native`` code is only
-  valid on a CPU with the same features, and torch keys its cache on source and flags only, so
-  a shared cache folder could otherwise hand out a binary that dies with SIGILL;
+- built on first use with ``-O3 -march=native -fopenmp`` and cached on disk; while it builds,
+  one line on stderr says so (a first run waits about a minute), and the training loop builds
+  them before its clock starts;
+- the cache folder and the extension name carry a hash of everything that changes the build
+  (:func:`build_signature`): torch's version, ABI and include paths (which differ between
+  virtual environments), the compiler and its version, the flags, the sources, the Python ABI
+  and the CPU's feature flags (``-march=native`` code is only valid on a CPU with the same
+  features: a shared folder could otherwise hand out a binary that dies with SIGILL). torch
+  keys its own cache on sources and flags only, so virtual environments sharing a folder
+  rebuilt it in turn, each time the other one had built;
 - the build runs under an fcntl lock of our own (released by the OS when its holder dies).
   torch guards its build folder with a plain lock file that a killed build leaves behind, after
   which every later load waits forever; while we hold our lock no gatelearn process is
@@ -15,9 +21,15 @@ Every kernel goes through :class:`Extension`, so all of them share the same rule
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 import threading
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -26,6 +38,8 @@ NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
 # -fno-math-errno / -fno-trapping-math: the kernels never read errno or FP traps, and without
 # these GCC keeps math calls and clamps scalar, unvectorized.
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+LDFLAGS = ["-fopenmp"]
+BUILDING_MESSAGE = "gatelearn: building the CPU kernels (first run, about a minute): {what}"
 
 
 def disabled_by_env() -> bool:
@@ -41,6 +55,50 @@ def cpu_tag() -> str:
         import platform
         flags = platform.processor() + platform.machine()
     return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+def _include_paths() -> list[str]:
+    """The include folders torch compiles an extension with (torch's own and Python's)."""
+    from torch.utils.cpp_extension import include_paths
+    return [*include_paths(), sysconfig.get_paths().get("include", "")]
+
+
+@lru_cache(maxsize=8)
+def _compiler(cxx: str) -> str:
+    """The compiler torch will call (``$CXX``, else ``c++``): its resolved path and version line."""
+    path = shutil.which(cxx)
+    if path is None:
+        return f"{cxx} (not found)"
+    path = os.path.realpath(path)
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL)
+        version = (out.stdout or out.stderr).strip().splitlines()[:1]
+    except (OSError, subprocess.SubprocessError) as exc:
+        version = [f"--version failed: {type(exc).__name__}"]
+    return f"{path} {' '.join(version)}"
+
+
+def _python_abi() -> str:
+    return f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')} {getattr(sys, 'abiflags', '')}"
+
+
+def build_signature(source: str | os.PathLike) -> dict:
+    """Everything that changes the binary built from ``source``: two builds with the same
+    signature are interchangeable, so the cache is keyed by it (:func:`build_key`)."""
+    return {"torch": [torch.__version__, str(torch.compiled_with_cxx11_abi())],
+            "include_paths": _include_paths(),
+            "compiler": _compiler(os.environ.get("CXX", "c++")),
+            "flags": [*FLAGS, "|", *LDFLAGS],
+            "sources": hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+            "python_abi": _python_abi(),
+            "cpu": cpu_tag()}
+
+
+def build_key(source: str | os.PathLike) -> str:
+    """Short hash of :func:`build_signature`."""
+    text = json.dumps(build_signature(source), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _ensure_ninja_on_path() -> None:
@@ -100,14 +158,20 @@ class Extension:
 
         from torch.utils.cpp_extension import load
         _ensure_ninja_on_path()
-        name = f"{self.name}_{cpu_tag()}"
-        build_dir = cache_root() / f"{name}_torch{torch.__version__.replace('+', '_')}"
+        # The module name is the folder's: torch names the built library after it, and one
+        # process cannot import two different modules of the same name.
+        name = f"{self.name}_{build_key(self.source)}"
+        build_dir = cache_root() / name
         build_dir.mkdir(parents=True, exist_ok=True)
         with open(build_dir / ".gatelearn.lock", "w") as guard:
             fcntl.flock(guard, fcntl.LOCK_EX)
             try:
                 (build_dir / "lock").unlink(missing_ok=True)
+                if not (build_dir / f"{name}.so").exists():
+                    # Everything that changes the build is in the folder's name, so a folder
+                    # holding the library needs no build; otherwise this takes a while.
+                    print(BUILDING_MESSAGE.format(what=self.what), file=sys.stderr, flush=True)
                 return load(name=name, sources=[str(self.source)], build_directory=str(build_dir),
-                            extra_cflags=FLAGS, extra_ldflags=["-fopenmp"], verbose=False)
+                            extra_cflags=FLAGS, extra_ldflags=LDFLAGS, verbose=False)
             finally:
                 fcntl.flock(guard, fcntl.LOCK_UN)

@@ -1,20 +1,20 @@
 """ABC (berkeley-abc): AIG optimisation, statistics and combinational equivalence checking.
 
 ABC exits 0 even when a command fails, so every call checks the output for ABC's error
-messages. It runs in a fresh temporary directory holding the ``abc.rc`` shipped with gatelearn
-(script aliases such as ``resyn2``; Debian ships no abc.rc).
+messages. It runs in a fresh temporary directory (a :class:`~._run.Workdir`: files go in and out
+under safe names, since ABC's command line splits on spaces and ';' and cannot quote) holding the
+``abc.rc`` shipped with gatelearn (script aliases such as ``resyn2``; Debian ships no abc.rc).
 """
 from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ToolError
-from ._run import Tool, run, tail
+from ._run import Tool, Workdir, run, tail
 
 ABC = Tool("ABC", ("berkeley-abc", "abc"), "berkeley-abc", "GATELEARN_ABC")
 DEFAULT_SCRIPT = "strash; dc2; resyn2; dc2; resyn2"
@@ -45,7 +45,8 @@ def abc_rc() -> Path:
 
 def run_abc(commands: str, cwd: str | Path, timeout: float = DEFAULT_TIMEOUT, what: str = "running a script",
             check: bool = True) -> str:
-    """Run ABC commands (``;``-separated) in ``cwd`` (which gets our abc.rc); check for errors."""
+    """Run ABC commands (``;``-separated) in ``cwd`` (which gets our abc.rc); check for errors.
+    File names in ``commands`` must be plain words (see :class:`~._run.Workdir`)."""
     shutil.copyfile(abc_rc(), Path(cwd) / "abc.rc")
     out = run(ABC, ["-c", commands], cwd, timeout, what)
     bad = [line for line in out.splitlines() if _ERRORS.search(line) and "ABC command line" not in line]
@@ -66,22 +67,23 @@ def optimize(src: Path, dst: Path, script: str = DEFAULT_SCRIPT, timeout: float 
 
     Returns (stats before, stats after, ABC's log). Statistics are ABC's own (after ``strash``).
     """
-    src, dst = Path(src).resolve(), Path(dst).resolve()   # ABC runs in a temporary directory
-    if ";" in str(src) or ";" in str(dst):
-        raise ToolError(f"ABC cannot take file names containing ';' ({src}, {dst})")
-    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
-        out = run_abc(f"read {src}; strash; print_stats; {script}; strash; print_stats; write_aiger -s {dst}",
-                      tmp, timeout, f"optimising {src.name} with '{script}'")
-    stats = parse_stats(out)
-    if len(stats) < 2 or not dst.exists():
-        raise ToolError(f"ABC produced no result for {src} (script '{script}'):\n{tail(out)}")
+    src, dst = Path(src), Path(dst)
+    with Workdir("gatelearn-abc-", ABC) as wd:
+        a, b = wd.put(src), wd.name("optimised.aig")
+        out = run_abc(f"read {a}; strash; print_stats; {script}; strash; print_stats; write_aiger -s {b}",
+                      wd.path, timeout, f"optimising {src.name} with '{script}'")
+        stats = parse_stats(out)
+        if len(stats) < 2 or not (wd.path / b).is_file():
+            raise ToolError(f"ABC produced no result for {src} (script '{script}'):\n{tail(out)}")
+        wd.get(b, dst)
     return stats[0], stats[-1], out
 
 
 def stats(path: Path, timeout: float = 120.0) -> AigStats:
-    path = Path(path).resolve()
-    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
-        out = run_abc(f"read {path}; strash; print_stats", tmp, timeout, f"reading {path.name}")
+    """ABC's statistics of the AIGER or BLIF file (after ``strash``)."""
+    path = Path(path)
+    with Workdir("gatelearn-abc-", ABC) as wd:
+        out = run_abc(f"read {wd.put(path)}; strash; print_stats", wd.path, timeout, f"reading {path.name}")
     found = parse_stats(out)
     if not found:
         raise ToolError(f"ABC printed no statistics for {path}:\n{tail(out)}")
@@ -110,10 +112,11 @@ def lut_map(path: Path, k: int = 6, timeout: float = DEFAULT_TIMEOUT) -> LutStat
     """
     if not 2 <= int(k) <= 12:
         raise ToolError(f"LUT size must be between 2 and 12 inputs, got {k}")
-    path = Path(path).resolve()
-    with tempfile.TemporaryDirectory(prefix="gatelearn-abc-") as tmp:
-        mapped = Path(tmp) / "mapped.blif"
-        out = run_abc(f"read {path}; strash; if -K {int(k)}; print_stats; write_blif {mapped}", tmp, timeout,
+    path = Path(path)
+    with Workdir("gatelearn-abc-", ABC) as wd:
+        src, name = wd.put(path), wd.name("mapped.blif")
+        mapped = wd.path / name
+        out = run_abc(f"read {src}; strash; if -K {int(k)}; print_stats; write_blif {name}", wd.path, timeout,
                       f"mapping {path.name} to {k}-LUTs")
         found = [int(m.group(4)) for m in _LUT_STATS.finditer(out)]
         if not found or not mapped.exists():
@@ -158,12 +161,12 @@ class CecResult:
 def cec(a: Path, b: Path, timeout: float = DEFAULT_TIMEOUT, by_order: bool = False) -> CecResult:
     """Combinational equivalence of two files (AIGER or BLIF), inputs/outputs matched by name
     (by order with ``by_order``). Raises ToolError when ABC cannot read a file or times out."""
-    a, b = Path(a).resolve(), Path(b).resolve()
+    a, b = Path(a), Path(b)
     flags = "-n " if by_order else ""
     limit = max(20, int(timeout) - 5)
-    with tempfile.TemporaryDirectory(prefix="gatelearn-cec-") as tmp:
-        out = run_abc(f"cec -T {limit} -C 1000000 {flags}{a} {b}", tmp, timeout,
-                      f"checking {Path(a).name} against {Path(b).name}", check=False)
+    with Workdir("gatelearn-cec-", ABC) as wd:
+        out = run_abc(f"cec -T {limit} -C 1000000 {flags}{wd.put(a)} {wd.put(b)}", wd.path, timeout,
+                      f"checking {a.name} against {b.name}", check=False)
     if re.search(r"Cannot open|Reading .* failed|has failed\.\s*$", out.split("Miter")[0], re.I | re.M):
         raise ToolError(f"ABC could not read {a} or {b}:\n{tail(out)}")
     if re.search(r"non-driven nets", out):

@@ -1,13 +1,16 @@
-"""yosys: synthesis to gate-level BLIF (for equivalence proofs) and 6-LUT mapping (for reports)."""
+"""yosys: synthesis to gate-level BLIF (for equivalence proofs) and 6-LUT mapping (for reports).
+
+yosys runs in a :class:`~._run.Workdir`: its scripts name only the safe names of the files linked
+in there (a script splits on spaces and ';'), and module names must be plain identifiers (a
+script line could otherwise run a shell command with ``!``)."""
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolError
-from ._run import Tool, run
+from ._run import Tool, Workdir, check_identifier, run
 
 YOSYS = Tool("yosys", ("yosys",), "yosys", "GATELEARN_YOSYS")
 DEFAULT_TIMEOUT = 900.0
@@ -17,15 +20,8 @@ def available() -> bool:
     return YOSYS.available()
 
 
-def _quote(path) -> str:
-    s = str(Path(path).resolve())   # yosys runs in a temporary directory
-    if any(c in s for c in ' ;"\n'):
-        raise ToolError(f"yosys scripts cannot take the path {s!r} (space, ';' or quote in it); move the run "
-                        "directory to a plain path")
-    return s
-
-
 def run_script(script: str, cwd, timeout: float, what: str) -> str:
+    """Run the yosys ``script`` in ``cwd``. File names in it must be plain words (see Workdir)."""
     return run(YOSYS, ["-q", "-p", script], cwd, timeout, what)
 
 
@@ -35,13 +31,17 @@ def to_blif(sources: list[Path], top: str, out: Path, timeout: float = DEFAULT_T
     No ``opt``: yosys' optimisations may turn don't-care values into undriven nets, which ABC
     would silently tie to 0 in an equivalence check. ``opt_clean -purge`` only removes unused
     wires (without it write_blif leaves some aliased nets undriven)."""
-    reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
-    script = (f"{reads}; hierarchy -check -top {top}; proc; flatten; techmap; opt_clean -purge; "
-              f"write_blif {_quote(out)}")
-    with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
-        run_script(script, tmp, timeout, f"synthesising {top} from {', '.join(Path(s).name for s in sources)}")
-    if not out.exists():
-        raise ToolError(f"yosys wrote no BLIF for {top}")
+    check_identifier(top, "top module")
+    out = Path(out)
+    with Workdir("gatelearn-yosys-", YOSYS) as wd:
+        reads = "; ".join(f"read_verilog {wd.put(s)}" for s in sources)
+        blif = wd.name("synthesised.blif")
+        script = f"{reads}; hierarchy -check -top {top}; proc; flatten; techmap; opt_clean -purge; write_blif {blif}"
+        run_script(script, wd.path, timeout,
+                   f"synthesising {top} from {', '.join(Path(s).name for s in sources)}")
+        if not (wd.path / blif).is_file():
+            raise ToolError(f"yosys wrote no BLIF for {top}")
+        wd.get(blif, out)
     return out
 
 
@@ -65,12 +65,14 @@ def lut_map(sources: list[Path], top: str, k: int = 6, timeout: float = DEFAULT_
     popcounts of a 10-class, 800-outputs-per-class head the full script runs for over ten minutes
     (it grows faster than the design); the fast one maps one such class to 826 LUTs instead of 815.
     """
-    reads = "; ".join(f"read_verilog {_quote(s)}" for s in sources)
-    boxes = "".join(f"; blackbox {name}" for name in (blackbox or {}))
-    with tempfile.TemporaryDirectory(prefix="gatelearn-yosys-") as tmp:
-        js = Path(tmp) / "mapped.json"
-        abc_cmd = f"abc -lut {k}" + (" -fast" if fast else "")
-        run_script(f"{reads}{boxes}; synth -flatten -top {top}; {abc_cmd}; opt_clean; write_json {js}", tmp,
+    check_identifier(top, "top module")
+    boxes = "".join(f"; blackbox {check_identifier(name, 'black-box module')}" for name in (blackbox or {}))
+    with Workdir("gatelearn-yosys-", YOSYS) as wd:
+        reads = "; ".join(f"read_verilog {wd.put(s)}" for s in sources)
+        name = wd.name("mapped.json")
+        js = wd.path / name
+        abc_cmd = f"abc -lut {int(k)}" + (" -fast" if fast else "")
+        run_script(f"{reads}{boxes}; synth -flatten -top {top}; {abc_cmd}; opt_clean; write_json {name}", wd.path,
                    timeout, f"mapping {top} to {k}-LUTs")
         try:
             netlist = json.loads(js.read_text())
