@@ -136,7 +136,7 @@ def test_widths_flag(tmp_path, capsys):
                  "--no-progress"]) == 0
     capsys.readouterr()
     for bad, msg in ((["--preset", "mnist-conv-s", "--widths", "64"], "has conv, flatten, orpool layers"),
-                     (["--preset", "monk1", "--widths", "32,0"], "positive integers"),
+                     (["--preset", "monk1", "--widths", "32,0"], "widths must be a list of integers >= 1, got 0"),
                      (["--preset", "monk1", "--widths", "32,33"], "not divisible into 2 classes")):
         assert main(["train", *bad, "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
         assert msg in capsys.readouterr().err

@@ -75,10 +75,22 @@ def test_ascii_aiger_out_of_order_and_symbols():
     (b"aag 2 2 0 1 0\n2\n4\n9\n", "out of range"),
     (b"aag 3 2 0 1 1\n2\n4\n6\n6 6 2\n", "cycle"),
     (b"aig 2 1 0 1 1 1\n", "1.9"),
+    # header counts are checked against the file before anything is allocated
+    (b"aag 1000000000000 0 0 0 0\n", "32-bit"),
+    (b"aag 10 0 0 0 5\n", "5 AND gates, which need at least 30 bytes"),
+    (b"aig 20000000 20000000 0 1 0\n2\n", "at most 16777216 inputs"),
+    (b"aag 4 1 0 1 1\n2\n4\n4 2 99999999999999999999999\n", "AND literal 99999999999999999999999 out of range"),
 ])
 def test_malformed_aiger(data, msg):
     with pytest.raises(FileFormatError, match=msg):
         aiger.parse_aiger(data)
+
+
+def test_ascii_aiger_with_sparse_variables():
+    """M may exceed I + A in ASCII AIGER (gaps in the numbering); memory follows what is defined."""
+    c = aiger.parse_aiger(b"aag 2000000000 2 0 1 1\n2\n3000000000\n3999999999\n3999999998 2 3000000001\n")
+    bits = all_bits(2)
+    assert c.num_inputs == 2 and (c.simulate(bits)[:, 0] == ~(bits[:, 0] & ~bits[:, 1])).all()
 
 
 def test_read_aiger_names_the_file(tmp_path):
@@ -124,10 +136,22 @@ def test_blif_general_covers_and_constants():
     (".model m\n.inputs a\n.outputs f\n.names a f\n12 1\n.end\n", "x.blif, line 5: malformed cover"),
     (".model m\n.inputs a\n.outputs f\n.names a f\n1 1\n.names a f\n0 1\n.end\n", "defined twice"),
     (".model m\n.inputs a\n.outputs f\n.names a f\n1 1\n0 0\n.end\n", "mixes"),
+    (".model m\n.inputs a\n.outputs a \\", "x.blif, line 3: the file ends inside a continued line"),
+    ("\x93\x00\x17.model", "x.blif: not a BLIF file \\(binary data"),
 ])
 def test_malformed_blif(text, msg):
     with pytest.raises(FileFormatError, match=msg):
         blif.parse_blif(text, source="x.blif")
+
+
+def test_readers_name_a_wrong_argument():
+    with pytest.raises(TypeError, match="parse_aiger takes the file's bytes, got str"):
+        aiger.parse_aiger("aag 0 0 0 0 0\n")
+    assert aiger.parse_aiger(bytearray(b"aag 0 0 0 0 0\n")).num_inputs == 0
+    with pytest.raises(TypeError, match="parse_blif takes the file's text"):
+        blif.parse_blif(b".model m\n.end\n")
+    with pytest.raises(InputError, match="latches must be 'reject' or 'transparent', got 'maybe'"):
+        blif.parse_blif(".model m\n.end\n", latches="maybe")
 
 
 def test_blif_pipeline_latency_and_imbalance():
@@ -165,18 +189,30 @@ def small_model(classes=3, features=6, per_feature=2, seed=0, bits=False):
 
 
 def test_encoder_constants_match_float_semantics():
-    # x > t for integer x equals x > floor(float32(t)); out-of-range thresholds become constants.
+    # A hardware value m stands for m / 2^k; m > T equals the model's m / 2^k > float32(t).
+    # Out-of-range thresholds become constants.
     m = small_model()
     c = lower(m)
     spec = verilog.hw_spec(c)
-    consts = verilog.encoder_constants(c, spec.width)
-    xs = np.arange(0, 1 << spec.width)
+    assert spec.exact and max(spec.frac_bits) > 0          # random float thresholds: on a fine grid
+    consts = verilog.encoder_constants(c, spec.width, spec.frac_bits)
+    top = (1 << spec.width) - 1
+    rng = np.random.default_rng(0)
     for i, (kind, k) in enumerate(consts):
-        t = np.float32(c.encoder.value[i])
-        want = xs.astype(np.float32) > t
-        got = np.full(len(xs), bool(k)) if kind == "const" else xs > k
+        scale = 2.0 ** spec.frac_bits[c.encoder.feature[i]]
+        t = float(np.float32(c.encoder.value[i]))
+        ms = np.unique(np.clip(np.r_[0, top, rng.integers(0, top, 50),
+                                     (np.arange(-2, 3) + (k if kind != "const" else 0))], 0, top))
+        want = ms / scale > t                                   # exact in float64
+        got = np.full(len(ms), bool(k)) if kind == "const" else ms > k
         assert (got == want).all(), (i, kind, k, t)
-    assert any(kind == "const" for kind, _ in consts)     # thresholds below 0 / above 255 exist
+    assert any(kind == "const" for kind, _ in consts)     # thresholds below 0 exist
+    # exact on every input >= 0, not only on the grid: ceil(x * 2^k) > T  <=>  x > t
+    x = np.abs(rng.normal(150, 100, (2000, 6))).astype(np.float32)
+    hx = to_hw_features(c, spec, x).astype(np.int64)
+    bits = np.stack([np.full(len(x), bool(v)) if kind == "const" else hx[:, c.encoder.feature[i]] > v
+                     for i, (kind, v) in enumerate(consts)], 1)
+    assert (bits == c.encoder.encode(x)).all()
 
 
 def test_verilog_text_has_latency_and_every_gate():
@@ -190,12 +226,15 @@ def test_verilog_text_has_latency_and_every_gate():
         verilog.emit_verilog(c, "bad name")
 
 
-def test_hardware_features_reject_fractions():
+def test_hardware_features_round_up_to_the_grid():
     c = lower(small_model())
     spec = verilog.hw_spec(c)
-    with pytest.raises(InputError, match="integer"):
-        to_hw_features(c, spec, np.full((2, 6), 1.5))
-    x = np.full((1, 6), 10 ** 6)
+    k = np.array(spec.frac_bits)
+    x = np.full((2, 6), 1.5)
+    assert (to_hw_features(c, spec, x) == np.ceil(1.5 * 2.0 ** k)).all()
+    with pytest.raises(InputError, match=">= 0"):
+        to_hw_features(c, spec, -x)
+    x = np.full((1, 6), 1e30)
     assert (to_hw_features(c, spec, x) == (1 << spec.width) - 1).all()
 
 

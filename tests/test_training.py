@@ -283,7 +283,7 @@ def test_harden_at_freezes_layers_as_their_discrete_gates(tmp_path):
         assert torch.equal(v, resumed.state_dict()[k]), k
     with pytest.raises(InputError, match="only 2 learned layers"):
         train(toy_config(harden_at=[0.1, 0.2, 0.3]), tmp_path / "bad1", progress=False, dataset=ds)
-    with pytest.raises(InputError, match=r"fractions of the iterations in \[0, 1\], got 1.5"):
+    with pytest.raises(InputError, match=r"harden_at must be a list of finite numbers in \[0, 1\], got 1.5"):
         train(toy_config(harden_at=[1.5]), tmp_path / "bad2", progress=False, dataset=ds)
 
 
@@ -316,7 +316,7 @@ def test_training_on_relaxed_inputs(tmp_path):
     assert torch.equal(loaded.encoder(x_test), (x_test > 127).float())
     predicted = loaded(x_test).argmax(1).numpy()
     assert summary["hard_accuracy"] == pytest.approx((predicted == ds.y_test).mean())
-    with pytest.raises(InputError, match="width must be > 0"):
+    with pytest.raises(InputError, match="relaxed_inputs must be a finite number >= 0, got -1.0"):
         train(cfg.replace(relaxed_inputs=-1.0), tmp_path / "negative", progress=False, dataset=ds)
     with pytest.raises(InputError, match="threshold encoder.*onehot"):
         train(toy_config(relaxed_inputs=1.0), tmp_path / "onehot", progress=False, dataset=toy_dataset())

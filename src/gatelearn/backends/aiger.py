@@ -198,11 +198,23 @@ def read_aiger(path: str | os.PathLike) -> Circuit:
         raise FileFormatError(f"{path}: {exc}") from exc
 
 
+# Reader limits. AIGER literals are unsigned 32-bit numbers (the reference library's), so a
+# variable index is below 2^31. Binary inputs take no bytes in the file, so their count is the one
+# number a file's size does not bound: a million times MNIST's 784 pixels is far beyond any network.
+MAX_VARIABLE = 2 ** 31 - 1
+MAX_BINARY_INPUTS = 2 ** 24
+
+
 def _fail(msg: str):
     raise FileFormatError(msg)
 
 
 def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
+    """Parse the bytes of an AIGER file (see :func:`read_aiger`). Header counts are checked
+    against the data's size before anything is allocated for them."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"parse_aiger takes the file's bytes, got {type(data).__name__}")
+    data = bytes(data)
     pos = data.find(b"\n")
     if pos < 0:
         _fail("not an AIGER file (no header line)")
@@ -223,8 +235,21 @@ def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
     if any(extra[:1]) or any(extra[1:]):
         _fail("uses AIGER 1.9 bad-state/constraint/justice/fairness sections; only plain combinational "
               "outputs are supported")
+    if M > MAX_VARIABLE:
+        _fail(f"header says M={M}; AIGER literals are 32-bit numbers, so M is at most {MAX_VARIABLE}")
     if M < I + A:
         _fail(f"header says M={M} but I+A={I + A}")
+    # What the header promises must fit in the file before anything is allocated for it: each
+    # ASCII input line takes at least 2 bytes ("2\n"), each output line 2, each AND line 6
+    # ("2 0 0\n"); a binary AND takes at least 2 bytes (two deltas), a binary input none.
+    follow = len(data) - (pos + 1)
+    need = 2 * O + (2 * I + 6 * A if not binary else 2 * A)
+    if need > follow + 1:   # + 1: the last line may lack its newline
+        _fail(f"header declares {I} inputs, {O} outputs and {A} AND gates, which need at least {need} bytes, "
+              f"but {follow} bytes follow the header (a truncated file or a wrong header)")
+    if binary and I > MAX_BINARY_INPUTS:
+        _fail(f"header declares {I} inputs; gatelearn reads binary AIGER files of at most {MAX_BINARY_INPUTS} "
+              f"inputs")
     lines_at = pos + 1
 
     def next_line():
@@ -245,6 +270,9 @@ def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
             vals = []
         if len(vals) != count:
             _fail(f"malformed {what} line {line[:60]!r}")
+        for v in vals:   # before they go into int64 arrays
+            if not 0 <= v <= maxlit:
+                _fail(f"{what} literal {v} out of range (M={M})")
         return vals
 
     maxlit = 2 * M + 1
@@ -321,17 +349,29 @@ def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
         _fail("AND left-hand sides must be even literals in range")
     if A and (max(r0.max(), r1.max()) > maxlit or min(r0.min(), r1.min()) < 0):
         _fail("AND operand literal out of range")
-    var_kind = np.full(M + 1, -1, np.int64)      # -1 undefined, -2 input, k >= 0 AND index
+    # Variables are renumbered densely (0, then the defined ones in increasing order), so memory
+    # follows what the file defines, not M: an ASCII file may leave gaps up to any M.
+    defined = np.concatenate([np.zeros(1, np.int64), np.array(in_vars, np.int64), lhs >> 1])
+    var_ids, counts = np.unique(defined, return_counts=True)
+    if (counts > 1).any():
+        _fail(f"variable {int(var_ids[np.argmax(counts > 1)])} is defined twice")
+
+    def renumber(lits: np.ndarray) -> np.ndarray:
+        v = lits >> 1
+        at = np.minimum(np.searchsorted(var_ids, v), len(var_ids) - 1)
+        undefined = var_ids[at] != v
+        if undefined.any():
+            _fail(f"literal of variable {int(v[np.argmax(undefined)])} is used but never defined")
+        return 2 * at + (lits & 1)
+
+    used = renumber(np.concatenate([r0, r1, np.array(out_lits, np.int64)]))
+    r0, r1, out_lits = used[:A], used[A:2 * A], used[2 * A:].tolist()
+    lhs = renumber(lhs)
+    in_vars = (renumber(np.array(in_lits, np.int64)) >> 1).tolist()
+    var_kind = np.full(len(var_ids), -1, np.int64)      # -1 undefined, -2 input, k >= 0 AND index
     var_kind[0] = -3
     var_kind[in_vars] = -2
-    for k, l in enumerate((lhs >> 1).tolist()):
-        if var_kind[l] != -1:
-            _fail(f"variable {l} is defined twice")
-        var_kind[l] = k
-    used = np.concatenate([r0 >> 1, r1 >> 1, np.array([x >> 1 for x in out_lits], np.int64)])
-    if len(used) and (var_kind[used] == -1).any():
-        v = int(used[np.argmax(var_kind[used] == -1)])
-        _fail(f"literal of variable {v} is used but never defined")
+    var_kind[lhs >> 1] = np.arange(A)
     # Topological order of ANDs (binary files are ordered by construction; ASCII need not be).
     order = _topo_order(var_kind, r0, r1) if not binary else np.arange(A)
     circuit = _aig_to_circuit(I, in_vars, var_kind, lhs, r0, r1, order, out_lits)

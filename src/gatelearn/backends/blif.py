@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..circuit.ir import Circuit, canonical_operands
-from ..errors import FileFormatError
+from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
 from ..gates import BY_NAME, gate_id_from_truth, truth_rows
 from .base import Artifacts, Emitter
@@ -92,7 +92,7 @@ def read_blif(path: str | os.PathLike) -> Circuit:
     return parse_blif(text, source=str(path))
 
 
-def _logical_lines(text: str):
+def _logical_lines(text: str, source: str = "<text>"):
     """(line number, tokens) with comments stripped and continuations joined."""
     buf: list[str] = []
     start = 0
@@ -108,8 +108,8 @@ def _logical_lines(text: str):
         buf = []
         if joined:
             yield start, joined
-    if buf and " ".join(buf).split():
-        yield start, " ".join(buf).split()
+    if buf:   # the last line ends with '\\': the statement it continues was cut off
+        raise FileFormatError(f"{source}, line {start}: the file ends inside a continued line (truncated?)")
 
 
 def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Circuit:
@@ -118,8 +118,12 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
     latches, and ``meta['output_latency']`` lists, per output, the numbers of latches on the paths
     that reach it from the inputs. An output with exactly one number L (a balanced pipeline)
     computes what the circuit says, L cycles after its inputs were applied."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_blif takes the file's text (str), got {type(text).__name__}")
     if latches not in ("reject", "transparent"):
-        raise ValueError("latches must be 'reject' or 'transparent'")
+        raise InputError(f"latches must be 'reject' or 'transparent', got {latches!r}")
+    if "\x00" in text:
+        raise FileFormatError(f"{source}: not a BLIF file (binary data: a NUL byte at character {text.index(chr(0))})")
 
     def fail(no, msg):
         raise FileFormatError(f"{source}, line {no}: {msg}")
@@ -131,7 +135,7 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
     latch_nets: set[str] = set()
     models = 0
     ended = False
-    for no, tok in _logical_lines(text):
+    for no, tok in _logical_lines(text, source):
         kw = tok[0]
         if kw.startswith("."):
             current = None
@@ -176,7 +180,7 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
                 fail(no, f"unknown directive {kw}")
         else:
             if current is None:
-                fail(no, f"cover line {' '.join(tok)!r} outside a .names table")
+                fail(no, f"cover line {' '.join(tok)[:60]!r} outside a .names table")
             fanin = current[1]
             if len(fanin) == 0:
                 if len(tok) != 1 or tok[0] not in ("0", "1"):

@@ -10,6 +10,7 @@ import tempfile
 from .. import runs
 from ..backends.c import CProgram, throughput
 from ..data.feature_files import read_features
+from ._args import MAX_THREADS, int_in, positive_float, positive_int
 from .compile import check_inputs
 
 
@@ -48,8 +49,9 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="measure compiled-C inference speed (samples/s)", description=__doc__)
     p.add_argument("run_dir")
     p.add_argument("--input", help="raw inputs to time (.npy/.csv/IDX); default: random uint8")
-    p.add_argument("--samples", type=int, default=100_000)
-    p.add_argument("--seconds", type=float, default=2.0, help="minimum timed seconds per measurement")
-    p.add_argument("--threads", type=int, default=0, help="threads for the all-cores figure (default: all)")
+    p.add_argument("--samples", type=positive_int, default=100_000, help="random inputs to time (default 100000)")
+    p.add_argument("--seconds", type=positive_float, default=2.0, help="minimum timed seconds per measurement")
+    p.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0,
+                   help="threads for the all-cores figure (default 0: all)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)

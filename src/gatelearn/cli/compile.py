@@ -14,10 +14,13 @@ import numpy as np
 
 from .. import runs
 from ..backends import TARGETS, compile_circuit, emit
+from ..backends.base import check_name
 from ..backends.common import num_features
 from ..circuit.passes import optimize
 from ..errors import GatelearnError
 from ..verification.agreement import agree_with_model
+from ._args import non_negative_int
+from ._lock import writes_run_dir
 
 
 def check_inputs(circuit, n: int, seed: int = 0) -> np.ndarray:
@@ -38,6 +41,7 @@ def check_inputs(circuit, n: int, seed: int = 0) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     rd = runs.run_dir(args.run_dir)
+    check_name(args.name, args.target)     # a bad name writes nothing, not even circuit.npz
     model = runs.load_model(rd)
     t0 = time.perf_counter()
     lowered = runs.model_circuit(rd)
@@ -83,6 +87,6 @@ def register(sub) -> None:
     p.add_argument("--name", default="gatelearn_net",
                    help="C identifier prefix of the API (target c), the module name (target numpy)")
     p.add_argument("--portable", action="store_true", help="build with 64-bit words, no SIMD (target c)")
-    p.add_argument("--check", type=int, default=512, metavar="N",
+    p.add_argument("--check", type=non_negative_int, default=512, metavar="N",
                    help="compare with model.eval() on N random inputs (0: skip; default 512)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=writes_run_dir(run))

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from ._args import positive_float
+from ._lock import writes_run_dir
+
 
 def register(sub) -> None:
     p = sub.add_parser("optimize", help="optimise a run's gate network with ABC (writes circuit.abc.npz if smaller)",
@@ -13,11 +16,11 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--script", default=None, help="ABC commands after strash (default: "
                                                   "'strash; dc2; resyn2; dc2; resyn2')")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per ABC call")
+    p.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per ABC call")
     p.add_argument("--from-model", action="store_true",
                    help="start from the model as lowered, before gatelearn's passes (what ABC alone achieves)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=writes_run_dir(run))
 
 
 def run(args) -> int:

@@ -13,6 +13,8 @@ from ..backends import compile_circuit
 from ..data.feature_files import read_features
 from ..errors import InputError
 from ..fileio import atomic_path, atomic_write_text
+from ._args import MAX_THREADS, int_in
+from ._lock import out_inside_run_dir, writes_run_dir
 
 
 def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
@@ -21,10 +23,14 @@ def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
     if target == "torch":
         import torch
         model = runs.load_model(rd)
+        # the contract every target checks (same rule, same message), before the float32 copy
+        x = model.input_contract.check(x)
         with torch.no_grad():
             try:
                 # a float32 copy: the input may be a read-only view (e.g. of an IDX file)
                 scores = model(torch.from_numpy(np.array(x, dtype=np.float32))).numpy()
+            except InputError:
+                raise
             except (RuntimeError, ValueError) as exc:
                 raise InputError(f"the model cannot read this input: {exc}") from exc
         return scores, scores.argmax(1).astype(np.int32)
@@ -57,9 +63,9 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--input", required=True, help=".npy (N, features), .csv, or IDX (MNIST) file")
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=1, help="threads of the c target (default 1)")
     p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")
     p.add_argument("--scores", action="store_true",
                    help="the class scores too (c, numpy: GroupSum counts; torch: counts / tau), after each index "
                         "or as the (N, classes) array of an .npy --out")
-    p.set_defaults(func=run)
+    p.set_defaults(func=writes_run_dir(run, where=out_inside_run_dir))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ._args import positive_float
+
 
 def register(sub) -> None:
     p = sub.add_parser("report",
@@ -12,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--no-luts", action="store_true", help="skip the LUT mapping")
     p.add_argument("--network-luts-only", action="store_true",
                    help="map only the gate network (ABC), not encoder + popcount + argmax (yosys)")
-    p.add_argument("--timeout", type=float, default=900.0)
+    p.add_argument("--timeout", type=positive_float, default=900.0, help="seconds per tool call")
     p.set_defaults(func=run)
 
 

@@ -16,7 +16,11 @@ So adding a training setting is adding one field here (and reading it where it a
 
 Values are checked and normalised when a config is made (an int where a number is expected
 becomes a float, a path becomes text, a tuple a list), so a config equals the one read back from
-its JSON and a resumed run compares settings like with like.
+its JSON and a resumed run compares settings like with like. A number must be finite and within
+its setting's :class:`Range` (``setting(range=...)``: e.g. ``lr`` > 0, ``validation`` in [0, 1)),
+checked in that one place, :func:`normalize`, whichever way the value came (flag, file, preset,
+resume): a bad value is one :class:`InputError` line naming the setting, the value and the range,
+never a value quietly replaced by another one deep in the loop.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import copy
 import dataclasses
 import functools
 import json
+import math
 import numbers
 import os
 import types
@@ -38,7 +43,7 @@ from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..layers.parametrization import INITS, PARAMETRIZATIONS, SAMPLINGS
 
-__all__ = ["TrainConfig", "Setting", "settings", "setting_names", "check_names", "normalize",
+__all__ = ["TrainConfig", "Setting", "Range", "settings", "setting_names", "check_names", "normalize",
            "read_settings", "resume_config", "dense_layers", "FIXED", "MAY_CHANGE", "SESSION"]
 
 # What a resumed run may do with a setting (its ``resume`` metadata):
@@ -49,17 +54,57 @@ SESSION = "session"        # belongs to one invocation, not to the run: never ta
 _REQUIRED = dataclasses.MISSING
 
 
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting allows (each item, for a list setting): between ``low`` and ``high``
+    (either may be open: none), each end included or not. Numbers are also always finite."""
+    low: float | None = None
+    high: float | None = None
+    low_included: bool = True
+    high_included: bool = True
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (value == self.low and not self.low_included)):
+            return False
+        return not (self.high is not None and (value > self.high or (value == self.high and not self.high_included)))
+
+    def __str__(self) -> str:
+        low, high = _number_text(self.low), _number_text(self.high)
+        if self.low is not None and self.high is not None:
+            return f"in {'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
+        if self.low is not None:
+            return f"{'>=' if self.low_included else '>'} {low}"
+        if self.high is not None:
+            return f"{'<=' if self.high_included else '<'} {high}"
+        return ""
+
+
+def _number_text(x: float | None) -> str:
+    return "" if x is None else str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+POSITIVE = Range(0, low_included=False)
+AT_LEAST_0 = Range(0)
+AT_LEAST_1 = Range(1)
+FRACTION = Range(0, 1)                      # [0, 1]
+FINITE = Range()
+SEED = Range(0, 2 ** 32 - 1)                 # the range every generator used (numpy, torch) accepts
+
+
 def setting(default: Any = _REQUIRED, help: str = "", *, resume: str = FIXED, cli: bool = True,
             metavar: str | None = None, choices: tuple | None = None, example: str | None = None,
-            parse: Callable[[str], Any] | None = None, saved: bool = True) -> Any:
+            parse: Callable[[str], Any] | None = None, saved: bool = True, range: Range | None = None) -> Any:
     """A :class:`TrainConfig` field. ``help``: one line for ``--help`` and the docs. ``resume``:
     FIXED, MAY_CHANGE or SESSION. ``cli``: whether ``gatelearn train`` has a flag for it (structured
     settings such as ``layers`` live in presets and config files only). ``metavar`` / ``choices``
     / ``example``: the flag's placeholder, allowed values, and an example of a comma-separated list.
-    ``parse``: text -> value for the flag when the type alone does not say it. ``saved``: False for
-    a shortcut that writes other settings and is not recorded itself."""
+    ``parse``: text -> value for the flag when the type alone does not say it (a text value in a
+    file goes through it too). ``saved``: False for a shortcut that writes other settings and is not
+    recorded itself. ``range``: the numbers allowed (every number must be finite in any case)."""
     meta = {"help": help, "resume": resume, "cli": cli, "metavar": metavar, "choices": choices,
-            "example": example, "parse": parse, "saved": saved}
+            "example": example, "parse": parse, "saved": saved, "range": range}
     if default is _REQUIRED:
         return field(metadata=meta)
     if isinstance(default, (list, dict)):
@@ -114,14 +159,14 @@ class TrainConfig:
     input_levels: list[float] | None = setting(
         None, "thermometer thresholds for every raw feature instead of the dataset's encoding (e.g. 63,127,191: "
               "three grey levels per MNIST pixel, 3 input channels for conv presets)",
-        metavar="T1,T2,...", example="63,127,191")
+        metavar="T1,T2,...", example="63,127,191", range=FINITE)
     layers: list[dict] = setting(
         help="the model's layers, a list of layer specs such as {kind = \"logic\", out = 256}, each over its "
              "kind's defaults and layer_defaults", cli=False)
     widths: list[int] | None = setting(
         None, "dense logic layers of these widths instead of the preset's (dense presets), e.g. 512,512,256; "
               "the last width must be a multiple of the classes (a shortcut that writes layers)",
-        metavar="W1,W2,...", example="512,512,256", saved=False)
+        metavar="W1,W2,...", example="512,512,256", saved=False, range=AT_LEAST_1)
     layer_defaults: dict = setting(
         {}, "{kind: {option: value}} applied under every layer of that kind", cli=False)
     parametrization: str | None = setting(
@@ -129,40 +174,46 @@ class TrainConfig:
     sampling: str | None = setting(
         None, "soft relaxation or Gumbel straight-through, for every layer", choices=SAMPLINGS)
     init: str | None = setting(None, "gate initialisation of every layer", choices=INITS)
-    tau: float = setting(help="GroupSum temperature of the head", metavar="T")
+    tau: float = setting(help="GroupSum temperature of the head", metavar="T", range=POSITIVE)
 
     # --- optimisation ----------------------------------------------------------------------
     optimizer: str = setting("adam", "the optimizer", choices=("adam", "adamw"))
-    lr: float = setting(0.01, "learning rate", metavar="X")
-    weight_decay: float = setting(0.0, "weight decay of the optimizer", metavar="X")
+    lr: float = setting(0.01, "learning rate", metavar="X", range=POSITIVE)
+    weight_decay: float = setting(0.0, "weight decay of the optimizer", metavar="X", range=AT_LEAST_0)
     # The lr schedule changes the numbers only from the resumption on: how one settles an
     # extended run with a lower learning rate.
     lr_decay_at: float | None = setting(
         None, "fraction of the iterations from which the learning rate is multiplied by lr_decay (none: constant)",
-        resume=MAY_CHANGE, metavar="F")
-    lr_decay: float = setting(0.1, "factor of that step", resume=MAY_CHANGE, metavar="X")
-    batch_size: int = setting(100, "samples per optimizer step (the global batch when distributed)", metavar="B")
-    iterations: int = setting(help="optimizer steps", resume=MAY_CHANGE, metavar="N")
+        resume=MAY_CHANGE, metavar="F", range=Range(0, 1, low_included=False))
+    lr_decay: float = setting(0.1, "factor of that step", resume=MAY_CHANGE, metavar="X", range=POSITIVE)
+    # Batches may be larger than the training set (they straddle epochs), but not larger than any
+    # machine holds: 2^24 samples of even 100 input bits are gigabytes of activations per layer.
+    batch_size: int = setting(100, "samples per optimizer step (the global batch when distributed)", metavar="B",
+                              range=Range(1, 2 ** 24))
+    iterations: int = setting(help="optimizer steps", resume=MAY_CHANGE, metavar="N", range=AT_LEAST_0)
     relaxed_inputs: float | None = setting(
         None, "train on relaxed input bits: a ramp WIDTH raw units wide around each threshold (255 on MNIST = "
-              "grey values; 0 = the hard bits); evaluation and the model use the hard bits", metavar="WIDTH")
+              "grey values; 0 = the hard bits); evaluation and the model use the hard bits", metavar="WIDTH",
+        range=AT_LEAST_0)
     augment_shift: int | None = setting(
         None, "train on images shifted by up to PIXELS in each direction, a fresh offset per image and step "
-              "(image datasets; 0 = off)", metavar="PIXELS")
+              "(image datasets; 0 = off)", metavar="PIXELS", range=AT_LEAST_0)
     discreteness: float = setting(
         0.0, "weight of a penalty pulling relaxed gates toward discrete ones, ramped from 0 over the run (0: off)",
-        metavar="W")
+        metavar="W", range=AT_LEAST_0)
     discreteness_layers: int | None = setting(
-        None, "apply discreteness to the first N learned layers only (none: all)", metavar="N")
+        None, "apply discreteness to the first N learned layers only (none: all)", metavar="N",
+        range=AT_LEAST_0)
     # Hardening later layers from a resumption on is how one settles a run with discrete early layers.
     harden_at: list[float] | None = setting(
         None, "fractions of the iterations at which the first, second, ... learned layer becomes its discrete "
               "gates (in training too) and stops learning; 'none': no layer",
-        resume=MAY_CHANGE, metavar="F1,F2,...", example="0.5,0.7", parse=_fractions_or_none)
+        resume=MAY_CHANGE, metavar="F1,F2,...", example="0.5,0.7", parse=_fractions_or_none, range=FRACTION)
 
     # --- validation --------------------------------------------------------------------------
     validation: float = setting(
-        0.0, "hold out this fraction of the training set; its accuracy is logged with the test's", metavar="F")
+        0.0, "hold out this fraction of the training set; its accuracy is logged with the test's", metavar="F",
+        range=Range(0, 1, high_included=False))
     # The best model is tracked whenever there is a validation split, so which one is saved at the
     # end may change on a resume.
     keep: str = setting(
@@ -170,10 +221,10 @@ class TrainConfig:
                 "(needs validation)", resume=MAY_CHANGE, choices=("last", "best"))
 
     # --- seeds and sources ------------------------------------------------------------------
-    seed: int = setting(0, "seed for weights, wiring, batches and noise", metavar="S")
+    seed: int = setting(0, "seed for weights, wiring, batches and noise", metavar="S", range=SEED)
     split_seed: int | str | None = setting(
         None, "another seeded train/test split, for datasets without an official one (breast-cancer); "
-              "'reference': the split of the paper's reference code", metavar="S", parse=_split_seed)
+              "'reference': the split of the paper's reference code", metavar="S", parse=_split_seed, range=SEED)
     data_dir: str | None = setting(None, "where to look for dataset files", resume=MAY_CHANGE, metavar="DIR")
     init_from: str | None = setting(
         None, "start from the weights and wiring of a trained model (a run directory) with a fresh optimizer, "
@@ -181,16 +232,18 @@ class TrainConfig:
 
     # --- how the run proceeds (none of these changes the trained numbers) ----------------------
     eval_every: int = setting(help="iterations between evaluations (metrics line, progress bar)",
-                              resume=MAY_CHANGE, metavar="N")
+                              resume=MAY_CHANGE, metavar="N", range=AT_LEAST_1)
     checkpoint_every: int | None = setting(
-        None, "iterations between checkpoints (none: only at the end)", resume=MAY_CHANGE, metavar="N")
+        None, "iterations between checkpoints (none: only at the end)", resume=MAY_CHANGE, metavar="N",
+        range=AT_LEAST_1)
     dtype: str = setting("float32", "floating-point type of the training", choices=("float32", "float64"))
-    threads: int | None = setting(None, "torch threads (torch.set_num_threads)", resume=MAY_CHANGE, metavar="N")
+    threads: int | None = setting(None, "torch threads (torch.set_num_threads)", resume=MAY_CHANGE, metavar="N",
+                                  range=Range(1, 1024))
     distributed: bool = setting(
         False, "data-parallel training over the processes started by torchrun (gloo, CPU)", resume=SESSION)
     time_limit: float | None = setting(
-        None, "stop after this many minutes of training (this session's) and finish the run there",
-        resume=SESSION, metavar="MINUTES")
+        None, "stop after this many minutes of training (this session's) and finish the run there (0: after "
+              "one step)", resume=SESSION, metavar="MINUTES", range=AT_LEAST_0)
     reference: dict | None = setting(
         None, "published hard accuracy (percent), gates and source, for reports", cli=False, resume=MAY_CHANGE)
 
@@ -237,7 +290,12 @@ class TrainConfig:
             where = f"{source}: " if source is not None else ""
             raise InputError(f"{where}missing training setting(s) {', '.join(missing)} "
                              f"(name a preset, or give them)")
-        return cls(**values)
+        if source is None:
+            return cls(**values)
+        try:
+            return cls(**values)
+        except InputError as exc:   # e.g. a checkpoint's settings: say which file holds the bad value
+            raise InputError(f"{source}: {exc}") from None
 
 
 # ------------------------------------------------------------------------ the list, as data
@@ -257,6 +315,7 @@ class Setting:
     example: str | None
     parse: Callable[[str], Any] | None
     saved: bool
+    range: Range | None = None
 
     @property
     def flag(self) -> str:
@@ -374,6 +433,11 @@ def normalize(name: str, value: Any) -> Any:
     s = _by_name().get(name)
     if s is None:
         check_names([name])
+    if isinstance(value, str) and s.parse is not None:
+        try:   # a file's text for a setting with its own spelling (split_seed "reference")
+            value = s.parse(value)
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}") from None
     try:
         value = _convert(value, s.type)
     except _Mismatch:
@@ -382,7 +446,28 @@ def normalize(name: str, value: Any) -> Any:
         options = [repr(c) for c in s.choices]
         listed = options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
         raise InputError(f"{name} must be {listed}, got {value!r}")
+    _check_range(s, value)
     return value
+
+
+def _check_range(s: Setting, value: Any) -> None:
+    """One InputError line unless every number in ``value`` is finite and in the setting's range."""
+    items = value if isinstance(value, list) else [value]
+    bad = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)
+           and v not in (s.range or FINITE)]
+    if not bad:
+        return
+    hint = _without_none(s.type)
+    if typing.get_origin(hint) is list:
+        hint = typing.get_args(hint)[0]
+    elif _is_union(hint):   # int | str (split_seed): the numbers are the int part
+        hint = int
+    rng = f" {s.range}" if s.range is not None and str(s.range) else ""
+    if isinstance(value, list):
+        kind = "integers" if hint is int else "finite numbers"
+        raise InputError(f"{s.name} must be a list of {kind}{rng}, got {bad[0]!r} in {value!r}")
+    kind = "an integer" if hint is int else "a finite number"
+    raise InputError(f"{s.name} must be {kind}{rng}, got {value!r}")
 
 
 def read_settings(path: str | os.PathLike) -> dict[str, Any]:
@@ -393,15 +478,19 @@ def read_settings(path: str | os.PathLike) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path} is not a text file (byte {exc.start} is not UTF-8)") from None
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
     try:
-        if path.suffix.lower() == ".toml":
+        if kind == "TOML":
             import tomllib
             values = tomllib.loads(text)
         else:
             values = json.loads(text)
     except ValueError as exc:   # tomllib.TOMLDecodeError and json.JSONDecodeError both are
-        raise InputError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: "
-                         f"{exc}") from None
+        raise InputError(f"config file {path} is not valid {kind}: {exc}") from None
+    except RecursionError:      # the parsers recurse per level: thousands of nested brackets
+        raise InputError(f"config file {path} is nested too deeply to be a table of settings") from None
     if not isinstance(values, dict):
         raise InputError(f"config file {path} must hold a table of settings, got {type(values).__name__}")
     check_names(values, path)

@@ -33,10 +33,12 @@ since an ordinary interpreter exit under those threads can abort.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -47,12 +49,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import gatelearn
+
 from ..errors import FileFormatError, InputError
-from ..fileio import atomic_write_text
+from ..fileio import LOCK_FILE, atomic_write_text, exclusive_lock
 from ..kernels.allocator import keep_freed_memory
 from ..model import LogicNet, build_model, load, save
 from .batches import BatchSampler, BitsToScores, TrainingData, encode, prepare_data
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT_FILE, check_resumable, load_checkpoint, save_checkpoint
 from .config import TrainConfig, resume_config
 from .evaluation import accuracy, eval_chunk, raw_accuracy, soft_relaxation
 from .presets import layer_specs
@@ -89,6 +93,11 @@ def train(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *
 def train_model(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *, resume: bool = False,
                 progress: bool = True, dataset: Dataset | None = None) -> tuple[LogicNet, dict]:
     """Like :func:`train`, returning ``(model, summary)`` (the summary is empty on ranks other than 0)."""
+    with _lock_run_dir(config, out_dir, resume):
+        return _train_locked(config, out_dir, resume, progress, dataset)
+
+
+def _train_locked(config, out_dir, resume, progress, dataset) -> tuple[LogicNet, dict]:
     run = Trainer(config, out_dir, resume=resume, dataset=dataset, progress=progress)
     with _StopOnSigint() as stop, run:
         while run.it < run.iterations:
@@ -139,6 +148,7 @@ class Trainer:
             # Drop lines logged after the checkpoint by an interrupted run: they will be redone.
             atomic_write_text(self.out_dir / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in self.metrics))
             self.config.save(self.out_dir / CONFIG_FILE)
+        _prepare_kernels(self.model, self.dtype)   # a first run builds them: not training time
         self.t0 = time.perf_counter()
         d = self.data
         self.chunk = eval_chunk(self.scores, d.bits_test if len(d.bits_test) else d.bits_train, self.dtype)
@@ -167,6 +177,10 @@ class Trainer:
         self.master = self.rank == 0
         if c.threads:
             torch.set_num_threads(c.threads)
+        if gatelearn.TORCH_LOADED_FIRST and torch.get_num_threads() > 1 and self.master:
+            print("gatelearn: torch was imported before gatelearn, so its OpenMP threads spin while they wait; "
+                  "beside other busy processes that can slow training many times over. Import gatelearn first "
+                  "or set OMP_WAIT_POLICY=PASSIVE (or pass threads=1)", file=sys.stderr)
         keep_freed_memory()     # no page faults on every step's big tensors (see kernels.allocator)
         self.dtype = DTYPES[c.dtype]
         self.batch_size, self.iterations = c.batch_size, c.iterations
@@ -219,6 +233,8 @@ class Trainer:
         info = ckpt["info"]
         if info["spec"] != self.model.spec:
             raise InputError(f"{self.ckpt_file} was trained with a different model spec; cannot resume")
+        # every tensor checked against the model, optimizer and sampler before the resume uses it
+        check_resumable(ckpt, self.model, self.optimizer, self.sampler, self.ckpt_file)
         self.model.load_state_dict(ckpt["model_state"])
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         self.sampler.load(ckpt["rng"], info)
@@ -449,6 +465,49 @@ class _StopOnSigint:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
+
+
+@contextlib.contextmanager
+def _lock_run_dir(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, resume: bool):
+    """The run directory's exclusive lock (see :func:`gatelearn.fileio.exclusive_lock`), held by
+    the process that writes it: a second training into it, or a --resume of a run still
+    training, is refused naming this process. Ranks other than 0 of a distributed run write
+    nothing and take no lock. Taking it removes the temporary files of a killed checkpoint write.
+    A run that fails before writing anything leaves no folder behind if it created it."""
+    distributed = config.distributed if isinstance(config, TrainConfig) else config.get("distributed")
+    if distributed is not False:
+        import torch.distributed as dist
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else int(os.environ.get("RANK") or 0)
+        if rank != 0:
+            yield
+            return
+    out = Path(out_dir)
+    if resume and not out.is_dir():
+        yield     # nothing to resume: the Trainer says so, without creating the folder
+        return
+    created = not out.exists()
+    with exclusive_lock(out, error=InputError):
+        try:
+            yield
+        except BaseException:
+            # Still holding the lock: a process that opens the lock file now fails to lock it.
+            with contextlib.suppress(OSError):
+                if created and [p.name for p in out.iterdir()] == [LOCK_FILE]:
+                    (out / LOCK_FILE).unlink()
+                    out.rmdir()
+            raise
+
+
+def _prepare_kernels(model: nn.Module, dtype: torch.dtype) -> None:
+    """Build (on a machine's first run) or load the C++ kernels the model's layers will call, so
+    that the first step does not do it inside the training time."""
+    from ..kernels import fused_available
+    from ..kernels.conv_tree import fused_tree_available
+    from ..layers.conv import LogicConv2d, OrPool2d
+    if dtype in (torch.float32, torch.float64):
+        fused_available()
+    if dtype == torch.float32 and any(isinstance(m, (LogicConv2d, OrPool2d)) for m in model.modules()):
+        fused_tree_available()
 
 
 def _setup_distributed(config: TrainConfig) -> tuple[int, int, bool]:
