@@ -22,9 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+# isort: off
+import gatelearn  # before torch, as in `gatelearn train`: it sets the OpenMP wait policy torch reads on load
 import torch
+# isort: on
 
-import gatelearn
 from gatelearn import kernels
 from gatelearn.kernels.allocator import keep_freed_memory
 from gatelearn.training.batches import BitsToScores
