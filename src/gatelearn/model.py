@@ -59,13 +59,21 @@ class LogicNet(nn.Module):
             kind = lspec.get("kind")
             if kind not in KINDS:
                 raise InputError(f"layer {i}: unknown kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+            unknown = KINDS[kind].unknown_options(lspec)
+            if unknown:
+                accepted = ", ".join(KINDS[kind].options) or "none"
+                raise InputError(f"layer {i} ({kind}): unknown option{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))}; a {kind!r} layer accepts: {accepted}")
             try:
                 module, shape = KINDS[kind].build(lspec, shape, None if seed is None else seed * 1009 + i)
                 # a layer's output is the next one's input: its size is checked before that is built
                 check_size(f"the values per sample after layer {i}", math.prod(shape))
             except KeyError as exc:
                 raise InputError(f"layer {i} ({kind}): its spec needs {exc}") from exc
-            except InputError as exc:
+            except (ValueError, TypeError) as exc:
+                # InputError (a ValueError) from the builder's own checks, and a plain ValueError /
+                # TypeError from a module constructor given a bad value (an unknown init, a text
+                # gumbel_tau): either way a bad spec, reported naming the layer
                 raise InputError(f"layer {i} ({kind}): {exc}") from exc
             layers.append(module)
         self.layers = nn.ModuleList(layers)

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..gates import BY_NAME, coeffs_tensor
 from ..kernels.conv_tree import tree_forward, window_max
 from . import parametrization as P
-from .kinds import LayerKind, check_finite, check_index, check_size, register
+from .kinds import LayerKind, check_finite, check_index, check_number, check_size, register
 from .logic import check_binary, check_gate_ids
 
 MAX_DEPTH = 6   # 64 leaves: the fused kernel's per-tree buffers are sized for at most this
@@ -117,8 +117,7 @@ class LogicConv2d(nn.Module):
                 or self.out_channels % self.channel_groups):
             raise ValueError(f"channel_groups={channel_groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
-        if not gumbel_tau > 0:
-            raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
+        gumbel_tau = check_number("gumbel_tau", gumbel_tau, positive=True)
         self.parametrization, self.init, self.sampling = parametrization, init, sampling
         self.gumbel_tau = float(gumbel_tau)
         self.in_size = None if in_size is None else _pair(in_size, "LogicConv2d in_size")
@@ -224,7 +223,9 @@ class LogicConv2d(nn.Module):
         if any(self.padding):
             x = F.pad(x, (self.padding[1], self.padding[1], self.padding[0], self.padding[0]))
         idx = self.leaf_index(h, w)
-        y = tree_forward(x.reshape(x.shape[0], -1), idx, self.coefficients().to(x.dtype))
+        # explicit sizes, not -1: a batch of 0 rows has 0 elements, which -1 cannot be solved for
+        y = tree_forward(x.reshape(x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]), idx,
+                         self.coefficients().to(x.dtype))
         return y.view(x.shape[0], self.out_channels, ho, wo)
 
 
@@ -292,6 +293,9 @@ def _build_conv(spec: dict, in_shape: tuple, seed: int | None):
     return layer, (layer.out_channels, *layer.out_size(in_shape[1], in_shape[2]))
 
 
+ORPOOL_OPTIONS = ("kernel_size", "stride", "padding")
+
+
 def _build_orpool(spec: dict, in_shape: tuple, seed: int | None):
     if len(in_shape) != 3:
         raise ValueError(f"an 'orpool' layer needs (channels, height, width) input, got shape {in_shape}")
@@ -355,5 +359,6 @@ def _lower_orpool(layer: OrPool2d, builder, nodes: np.ndarray) -> np.ndarray:
 
 
 register(LayerKind("conv", LogicConv2d, _build_conv, _lower_conv,
-                   defaults={"parametrization": "softmax16", "init": "residual", "sampling": "soft"}))
-register(LayerKind("orpool", OrPool2d, _build_orpool, _lower_orpool))
+                   defaults={"parametrization": "softmax16", "init": "residual", "sampling": "soft"},
+                   options=("out_channels", "kernel_size", "depth", *CONV_OPTIONS)))
+register(LayerKind("orpool", OrPool2d, _build_orpool, _lower_orpool, options=ORPOOL_OPTIONS))

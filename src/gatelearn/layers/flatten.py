@@ -18,4 +18,4 @@ def _lower(module: nn.Flatten, builder, nodes: np.ndarray) -> np.ndarray:
     return nodes.reshape(-1)
 
 
-register(LayerKind("flatten", nn.Flatten, _build, _lower))
+register(LayerKind("flatten", nn.Flatten, _build, _lower, options=()))

@@ -18,7 +18,7 @@ class _FeatureMajorGroupSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xT, classes):
         ctx.shape = xT.shape
-        return xT.reshape(classes, -1, xT.shape[1]).sum(1)
+        return xT.reshape(classes, xT.shape[0] // classes, xT.shape[1]).sum(1)
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,4 +52,4 @@ class GroupSum(nn.Module):
             # kernel returns: summing that one over contiguous rows is several times faster than
             # a strided sum, and its gradient reaches the kernel feature-major, without a copy.
             return (_FeatureMajorGroupSum.apply(xT, self.classes) / self.tau).t()
-        return x.reshape(x.shape[0], self.classes, -1).sum(-1) / self.tau
+        return x.reshape(x.shape[0], self.classes, x.shape[1] // self.classes).sum(-1) / self.tau

@@ -9,6 +9,10 @@ A :class:`LayerKind` says everything gatelearn needs to know about a kind of lay
               :class:`gatelearn.circuit.builder.CircuitBuilder`; ``nodes`` are the node ids of the
               layer's input shaped like that input, the result those of its output
 ``defaults``  options every layer of the kind gets unless a preset or the layer says otherwise
+``options``   the spec keys (besides ``kind``) a layer of the kind accepts; the model refuses any
+              other key, so a mistyped option is an error rather than silently ignored. ``None``
+              means not declared (any key passes); every built-in kind declares its options, and
+              every key of ``defaults`` must be one of them
 
 Each layer module registers its kinds with :func:`register` next to the class, so adding a kind
 is one declaration: the model builds it, :mod:`gatelearn.lowering` lowers it and the training
@@ -22,6 +26,7 @@ a model is loaded and before it is lowered. Sizes taken from a spec go through
 """
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +37,8 @@ from torch import nn
 
 from ..errors import InputError
 
-__all__ = ["LayerKind", "KINDS", "register", "kind_of", "layer_defaults", "check_size", "check_index",
-           "check_finite", "MAX_SIZE"]
+__all__ = ["LayerKind", "KINDS", "register", "kind_of", "layer_defaults", "check_size", "check_number",
+           "check_index", "check_finite", "MAX_SIZE"]
 
 # The largest size (gates of a layer, features, channels, values per sample) a spec may ask
 # for: 2^26 = 67M gates of a layer are 4.3 GB of softmax16 weights, far beyond any preset, and
@@ -51,6 +56,22 @@ class LayerKind:
     build: Builder
     lower: Lowering
     defaults: dict = field(default_factory=dict)
+    options: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.options is not None:
+            object.__setattr__(self, "options", tuple(self.options))
+            undeclared = sorted(set(self.defaults) - set(self.options))
+            if undeclared:
+                raise ValueError(f"layer kind {self.name!r} has defaults for options it does not accept: "
+                                 f"{', '.join(undeclared)}")
+
+    def unknown_options(self, spec: dict) -> list[str]:
+        """The keys of layer spec ``spec`` (besides ``kind``) this kind does not accept, sorted
+        (none when the kind declares no ``options``)."""
+        if self.options is None:
+            return []
+        return sorted(str(k) for k in spec if k != "kind" and k not in self.options)
 
 
 KINDS: dict[str, LayerKind] = {}
@@ -89,6 +110,15 @@ def check_size(what: str, value, low: int = 1, high: int = MAX_SIZE) -> int:
     if not low <= int(value) <= high:
         raise InputError(f"{what} must be in {low}..{high}, got {int(value)}")
     return int(value)
+
+
+def check_number(what: str, value, positive: bool = False) -> float:
+    """``value`` as a float if it is a finite real number (and > 0 when ``positive``), else an
+    InputError naming ``what``: a spec's numeric options are checked when the layer is built."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if not ok or (positive and not value > 0):
+        raise InputError(f"{what} must be a finite number{' > 0' if positive else ''}, got {value!r}")
+    return float(value)
 
 
 def check_index(prefix: str, name: str, t, limit: int, what: str) -> None:

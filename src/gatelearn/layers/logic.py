@@ -9,7 +9,7 @@ from ..errors import InputError
 from ..gates import NUM_GATES, coeffs_tensor
 from ..kernels import logic_forward
 from . import parametrization as P
-from .kinds import LayerKind, check_finite, check_index, check_size, register
+from .kinds import LayerKind, check_finite, check_index, check_number, check_size, register
 from .wiring import CONNECTIONS, make_wiring
 
 
@@ -56,8 +56,8 @@ class LogicLayer(nn.Module):
         P.check_choice("parametrization", parametrization, P.PARAMETRIZATIONS)
         P.check_choice("init", init, P.INITS)
         P.check_choice("sampling", sampling, P.SAMPLINGS)
-        if not gumbel_tau > 0:
-            raise ValueError(f"gumbel_tau must be > 0, got {gumbel_tau}")
+        gumbel_tau = check_number("gumbel_tau", gumbel_tau, positive=True)
+        grad_factor = check_number("grad_factor", grad_factor)
         self.in_features = check_size("a logic layer's inputs", in_features)
         self.out_features = check_size("a logic layer's gates ('out')", out_features)
         self.connections = connections
@@ -150,4 +150,5 @@ def _lower(layer: LogicLayer, builder, nodes: np.ndarray) -> np.ndarray:
 # Residual initialisation keeps deep networks trainable (2024 paper) and is harmless for shallow ones.
 register(LayerKind("logic", LogicLayer, _build, _lower,
                    defaults={"connections": "random", "parametrization": "softmax16", "init": "residual",
-                             "sampling": "soft"}))
+                             "sampling": "soft"},
+                   options=("out", *LOGIC_OPTIONS)))
