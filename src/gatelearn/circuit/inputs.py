@@ -13,7 +13,9 @@ Per raw feature the contract holds ``categories[f]``:
 
 Rows are ``(N, features)`` arrays of numbers (bool, integers or floats). Values are judged as the
 model sees them, in float32 (the precision of every encoder's comparisons), so ``2.0000000001``
-is the code 2 in every backend and ``2.5`` is no code anywhere.
+is the code 2 in every backend and ``2.5`` is no code anywhere. A finite value too large for
+float32 (``1e300`` in float64) is what float32 makes of it, an infinity: a real number compared
+as one (no overflow warning), and no category code (the message names the value given, ``1e+300``).
 """
 from __future__ import annotations
 
@@ -90,8 +92,10 @@ class InputContract:
     def check(self, x) -> np.ndarray:
         """``x`` as a 2-D numeric array of the right width (an empty 1-D array counts as no rows),
         or an :class:`InputError` naming the first thing wrong: shape, dtype, NaN (the rows that
-        hold it), a value outside its feature's codes (row, feature, value, allowed codes). The
-        array itself is returned unconverted."""
+        hold it), a value outside its feature's codes (row, feature, value as given, allowed codes).
+        The array itself is returned unconverted, except that finite values beyond float32's range
+        become the infinities float32 makes of them (a copy), so that every runner's float32 cast
+        reads them as the model does, without an overflow warning."""
         F = self.num_features
         x = np.asarray(x)
         if x.ndim == 1 and x.size == 0:
@@ -109,16 +113,43 @@ class InputContract:
                                  "impute or drop the missing values first")
         coded = np.flatnonzero(self.categories)
         if len(coded) and len(x):
-            # as the model sees them: float32, the precision of its comparisons
-            v = x[:, coded].astype(np.float32)
+            # as the model sees them: float32, the precision of its comparisons (too large: inf)
+            with np.errstate(over="ignore"):
+                v = x[:, coded].astype(np.float32)
             bad = ~((v >= 0) & (v < self.categories[coded]) & (v == np.floor(v)))
             if bad.any():
                 r, j = np.argwhere(bad)[0]
                 f = int(coded[j])
-                value = v[r, j]
-                shown = str(int(value)) if np.isfinite(value) and value == np.floor(value) else str(value)
+                shown = _shown(x[r, f])
                 n, count = int(self.categories[f]), int(bad.sum())
                 hint = "binarize the inputs first" if n == BIT else "encode categories as their integer codes"
                 raise InputError(f"raw feature {f} is {shown} in row {int(r)}; it must be {self.describe(f)} "
                                  f"({count} value{'s' if count > 1 else ''} out of place in all): {hint}")
+        return _float32_range(x)
+
+
+def _shown(value) -> str:
+    """A raw value as given (not as float32 rounds it): an integer without a fraction, a float as
+    NumPy prints it (``2.5``, ``1e+300``, ``inf``)."""
+    if isinstance(value, (np.integer, np.bool_)):
+        return str(int(value))
+    if np.isfinite(value) and value == np.floor(value) and abs(value) < 1e16:
+        return str(int(value))
+    return str(value)
+
+
+def _float32_range(x: np.ndarray) -> np.ndarray:
+    """``x``, with its finite values too large for float32 replaced by what the cast to float32
+    gives them (+-inf) in a copy; ``x`` itself when there are none (the usual case)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize <= 4 or not x.size:
         return x
+    big = np.abs(x) > np.finfo(np.float32).max
+    if not big.any():
+        return x
+    big &= np.isfinite(x)
+    if not big.any():
+        return x
+    x = x.copy()
+    with np.errstate(over="ignore"):
+        x[big] = x[big].astype(np.float32)      # +-inf, or float32's largest where it rounds down to it
+    return x

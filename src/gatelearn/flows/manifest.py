@@ -10,31 +10,50 @@ from ..circuit.ir import Circuit
 from ..errors import FileFormatError
 from ..fileio import atomic_write_text
 
-__all__ = ["MANIFEST", "NET_AIG", "NET_BLIF", "FORMATS", "load_manifest", "write_manifest", "source_name"]
+__all__ = ["MANIFEST", "MANIFEST_FORMAT", "MANIFEST_VERSION", "NET_AIG", "NET_BLIF", "FORMATS", "KINDS",
+           "load_manifest", "write_manifest", "source_name"]
 
 MANIFEST = "manifest.json"
 NET_AIG = "net.aig"
 NET_BLIF = "net.blif"
 FORMATS = ("verilog", "aiger", "blif")
+MANIFEST_FORMAT, MANIFEST_VERSION = "gatelearn.artifacts", 1
+KINDS = ("aiger", "blif", "verilog", "testbench")     # the kinds of artifact an entry may name
 
 
 def load_manifest(run: Path) -> dict:
-    """The run's manifest (``{"artifacts": []}`` when nothing was exported)."""
+    """The run's manifest (``{"artifacts": []}`` when nothing was exported), or a
+    :class:`FileFormatError` naming the file when it is not one gatelearn export writes (not JSON,
+    another ``format`` or ``version``, no ``artifacts`` list). Its entries are checked by their
+    readers (verify reports a malformed one, or an unknown ``kind``, as a failed check)."""
     file = run / runs.ARTIFACTS_DIR / MANIFEST
     if not file.exists():
         return {"artifacts": []}
     try:
         data = json.loads(file.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        if data.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"its format is {_short(data.get('format'))}, not {MANIFEST_FORMAT!r}")
+        if data.get("version") != MANIFEST_VERSION or isinstance(data.get("version"), bool):
+            raise ValueError(f"its version is {_short(data.get('version'))}; this gatelearn reads version "
+                             f"{MANIFEST_VERSION}")
         if not isinstance(data.get("artifacts"), list):
             raise ValueError("no 'artifacts' list")
         return data
-    except (OSError, ValueError, AttributeError) as exc:
-        raise FileFormatError(f"{file} is not a readable artifact manifest ({exc}); re-run gatelearn export") from exc
+    except (OSError, ValueError) as exc:
+        raise FileFormatError(f"{file} is not a readable artifact manifest ({exc}); remove it and re-run "
+                              "gatelearn export") from exc
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def write_manifest(run: Path, entries: list[dict]) -> dict:
     """Write the manifest listing ``entries`` (sorted by file), atomically; returns it."""
-    manifest = {"format": "gatelearn.artifacts", "version": 1,
+    manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
                 "artifacts": sorted(entries, key=lambda e: e["file"])}
     atomic_write_text(run / runs.ARTIFACTS_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest

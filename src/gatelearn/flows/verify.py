@@ -41,7 +41,7 @@ from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
 from ..verification.artifacts import c_artifacts, check_c_artifact, check_numpy_artifact, numpy_artifacts
 from ..verification.equivalence import Check, VerifyReport, cec_check, prove_verilog, same_interface
-from .manifest import load_manifest
+from .manifest import KINDS, MANIFEST, load_manifest
 
 __all__ = ["VERIFY_FILE", "verify"]
 
@@ -63,9 +63,8 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
             report.checks += _check_circuits(run, ref, ref_net, tmp, timeout)
         art = run / runs.ARTIFACTS_DIR
         manifest = load_manifest(run)
-        entries, bad = _entries(manifest)
+        entries, bad, listed = _entries(manifest)
         report.checks += bad
-        listed = {e["file"] for e in entries}
         if art.is_dir():
             for f in sorted(art.iterdir()):
                 if f.suffix in (".aig", ".blif", ".v") and f.name not in listed:
@@ -126,19 +125,29 @@ def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: 
     return checks
 
 
-def _entries(manifest: dict) -> tuple[list[dict], list[Check]]:
-    """The manifest's well-formed entries (a plain file name, a kind), and a failed check for
-    each other one."""
-    good, bad = [], []
+def _entries(manifest: dict) -> tuple[list[dict], list[Check], set[str]]:
+    """The manifest's well-formed entries (a plain file name, a known kind), a failed check for
+    each other one, and the file names every entry lists (so that the file of an entry refused
+    for its kind is not reported a second time, as unlisted)."""
+    good, bad, names = [], [], set()
+    where = f"{runs.ARTIFACTS_DIR}/{MANIFEST}"
     for i, e in enumerate(manifest["artifacts"]):
         name = e.get("file") if isinstance(e, dict) else None
-        if (isinstance(name, str) and name and Path(name).name == name and name not in (".", "..")
-                and isinstance(e.get("kind"), str)):
-            good.append(e)
+        if not (isinstance(name, str) and name and Path(name).name == name and name not in (".", "..")):
+            name = None
         else:
-            bad.append(Check(f"artifacts/manifest.json entry {i}", "manifest", "FAILED",
+            names.add(name)
+        kind = e.get("kind") if isinstance(e, dict) else None
+        if name is not None and isinstance(kind, str) and kind in KINDS:
+            good.append(e)
+        elif name is not None and isinstance(kind, str):
+            bad.append(Check(f"{where} entry {i}", "manifest", "FAILED",
+                             f"artifacts/{name} has the unknown kind {kind[:60]!r} (known: {', '.join(KINDS)}), "
+                             "so what it should compute is unknown; re-run gatelearn export"))
+        else:
+            bad.append(Check(f"{where} entry {i}", "manifest", "FAILED",
                              f"malformed entry {str(e)[:200]}; re-run gatelearn export"))
-    return good, bad
+    return good, bad, names
 
 
 def _check_programs(report: VerifyReport, art: Path, ref: Circuit, tmp: Path, timeout: float,
