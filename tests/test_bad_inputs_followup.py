@@ -25,14 +25,7 @@ from gatelearn.errors import InputError
 from gatelearn.flows.export import export
 from gatelearn.lowering import lower
 from gatelearn.tools import abc
-
-# a 4-category code, a number (thresholds -1 and 0.5), a 3-category code
-TABULAR = {"encoder": {"kind": "tabular", "columns": [{"kind": "onehot", "categories": 4},
-                                                      {"kind": "thresholds", "per_feature": 2},
-                                                      {"kind": "onehot", "categories": 3}]},
-           "layers": [{"kind": "logic", "out": 24, "init": "gaussian"},
-                      {"kind": "logic", "out": 12, "init": "gaussian"}],
-           "head": {"kind": "groupsum", "classes": 2, "tau": 2.0}, "seed": 0}
+from test_input_contract import TABULAR  # the same tabular model as the contract tests
 
 
 @pytest.fixture(scope="module")
