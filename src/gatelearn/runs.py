@@ -12,13 +12,16 @@ the same lock in :mod:`gatelearn.training.loop`).
 """
 from __future__ import annotations
 
+import json
 import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from .circuit.inputs import InputContract
 from .circuit.ir import Circuit
 from .errors import FileFormatError, InputError
 from .fileio import exclusive_lock
+from .layers.encoders import encoder_from_spec
 from .lowering import lower
 from .model import MODEL_FILE, LogicNet, load
 
@@ -64,13 +67,40 @@ def model_circuit(path: str | os.PathLike) -> Circuit:
     return lower(load_model(path))
 
 
+def _model_contract(path: Path) -> InputContract | None:
+    """The input contract of the run's model, from the spec in its file's metadata alone (no
+    tensors are read); None when there is no readable model (load_model reports that itself)."""
+    file = path / MODEL_FILE
+    if not file.exists():
+        return None
+    from safetensors import SafetensorError, safe_open
+    try:
+        with safe_open(str(file), framework="numpy") as fh:
+            spec = json.loads((fh.metadata() or {})["gatelearn_spec"])
+        return encoder_from_spec(spec["encoder"]).contract
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, InputError):
+        return None
+
+
+def load_circuit(file: Path, path: str | os.PathLike) -> Circuit:
+    """A circuit file of the run, refused when it reads its inputs differently from the run's model
+    (another encoder, or category columns taken for numbers: a circuit file from an older gatelearn,
+    or an edited one), since every backend checks raw inputs by the circuit's contract."""
+    c = Circuit.load(file)
+    want = _model_contract(Path(path))
+    if want is not None and InputContract.of(c) != want:
+        raise FileFormatError(f"{file} reads its inputs differently from the run's model (its input contract "
+                              f"differs); re-run `gatelearn compile {path}` to make it again from the model")
+    return c
+
+
 def base_circuit(path: str | os.PathLike) -> Circuit:
     """RUN_DIR/circuit.npz if it exists, else the lowered model after gatelearn's passes (computed
     here, not saved: ``gatelearn compile`` saves it). Without the passes a command on a run not
     compiled yet would time or emit the raw lowering, e.g. every pass-through gate of a conv tree."""
     file = run_dir(path) / CIRCUIT_FILE
     if file.exists():
-        return Circuit.load(file)
+        return load_circuit(file, path)
     from .circuit.passes import optimize
     return optimize(model_circuit(path))[0]
 
@@ -80,7 +110,7 @@ def best_circuit(path: str | os.PathLike) -> Circuit:
     base = base_circuit(path)
     abc_file = run_dir(path) / ABC_CIRCUIT_FILE
     if abc_file.exists():
-        abc = Circuit.load(abc_file)
+        abc = load_circuit(abc_file, path)
         if abc.num_gates < base.num_gates:
             return abc
     return base
