@@ -184,14 +184,13 @@ class Trainer:
         keep_freed_memory()     # no page faults on every step's big tensors (see kernels.allocator)
         self.dtype = DTYPES[c.dtype]
         self.batch_size, self.iterations = c.batch_size, c.iterations
-        self.eval_every = max(1, c.eval_every)
+        self.eval_every = c.eval_every          # TrainConfig checked the ranges of both
         # time_limit: minutes of this session's training (not counting earlier sessions of a
         # resumed run), after which the run finishes as if `iterations` had been reached.
         if c.time_limit is not None and self.world > 1:
             raise InputError("--time-limit is not supported with --distributed (ranks would stop at different steps)")
-        self.checkpoint_every = max(1, c.checkpoint_every or self.iterations)
-        if self.batch_size < 1 or self.iterations < 0:
-            raise InputError(f"batch_size must be >= 1 and iterations >= 0, got {self.batch_size}, {self.iterations}")
+        # none: only at the end (a run of 0 iterations still has a grid step of 1)
+        self.checkpoint_every = c.checkpoint_every or max(1, self.iterations)
         if self.batch_size % self.world:
             raise InputError(f"the global batch ({self.batch_size}) must split evenly over {self.world} processes")
         if c.keep == "best" and not c.validation:
