@@ -25,9 +25,14 @@ def test_train_cli_end_to_end_and_resume(tmp_path, capsys):
     rc = main(["train", "--preset", "monk1", "--out", str(out), "--iterations", "30", "--eval-every", "10",
                "--threads", "1", "--no-progress", "--seed", "3"])
     assert rc == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    lines = capsys.readouterr().out.strip().splitlines()
     summary = json.loads((out / "summary.json").read_text())
-    assert line.startswith("monk1: hard accuracy ") and f"{100 * summary['hard_accuracy']:.2f}%" in line
+    # the run's summary: what was trained, its accuracy and gap, gates, files, the next command
+    assert lines[0].startswith("monk1: 30 iterations in ")
+    assert f"hard test accuracy  {100 * summary['hard_accuracy']:.2f}%" in lines[1]
+    assert f"gap {100 * summary['gap']:+.2f} points" in lines[1]
+    assert f"{summary['gates']:,} learned" in lines[2] and str(out) in lines[3]
+    assert lines[-1] == f"next: gatelearn compile {out}   then   gatelearn verify {out}   and   gatelearn report {out}"
     assert summary["config"]["seed"] == 3 and summary["iterations"] == 30
     for name in ("metrics.jsonl", "model.safetensors", "model.json", "accuracy.png", "gates.png", CHECKPOINT_FILE):
         assert (out / name).is_file(), name
@@ -69,7 +74,7 @@ def test_config_file_and_flags_over_it(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--config", str(tmp_path / "run.toml"), "--iterations", "12", "--out", str(out),
                  "--no-progress"]) == 0
-    assert capsys.readouterr().out.startswith("monk1: hard accuracy ")
+    assert capsys.readouterr().out.startswith("monk1: 12 iterations in ")
     config = json.loads((out / "config.json").read_text())
     assert config["iterations"] == 12 and config["seed"] == 3 and config["layers"][1] == {"kind": "logic", "out": 8}
     assert json.loads((out / "summary.json").read_text())["config"] == config
@@ -150,7 +155,7 @@ def test_unknown_preset_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown preset 'nope'" in err and "monk1" in err and "mnist-small" in err
     assert main(["train", "--no-progress"]) == 2
-    assert "--preset is required" in capsys.readouterr().err
+    assert "give your data (--data FILE.csv or an image folder) or a --preset" in capsys.readouterr().err
     # MONK has an official test split: --split-seed is refused with the reason.
     assert main(["train", "--preset", "monk1", "--split-seed", "3", "--out", str(tmp_path / "y")]) == 2
     assert "split_seed applies only to datasets without an official test split" in capsys.readouterr().err
@@ -199,4 +204,4 @@ def test_torchrun_distributed_cli(tmp_path):
     assert res.returncode == 0, f"stdout:\n{res.stdout[-2000:]}\nstderr:\n{res.stderr[-8000:]}"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["iterations"] == 20
-    assert res.stdout.count("monk1: hard accuracy") == 1   # only rank 0 reports
+    assert res.stdout.count("hard test accuracy") == 1   # only rank 0 reports

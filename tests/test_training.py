@@ -538,10 +538,13 @@ def test_config_round_trips_through_json_and_toml(tmp_path):
         '[[layers]]\nkind = "logic"\nout = 32\n[[layers]]\nkind = "logic"\nout = 16\n')
     from_toml = load_config(tmp_path / "run.toml", seed=7, iterations=None)
     assert from_toml == make_config("monk1", iterations=500, lr=1.0, harden_at=[0.5], seed=7, widths=[32, 16])
-    # without a preset, a file must hold every required setting
+    # without a preset, the network is sized when the data is known; the data itself is required
     (tmp_path / "bare.toml").write_text("iterations = 5\n")
-    with pytest.raises(InputError, match="missing training setting.*dataset, layers, tau, eval_every"):
-        load_config(tmp_path / "bare.toml")
+    bare = load_config(tmp_path / "bare.toml")
+    assert bare.iterations == 5 and bare.layers is None and bare.tau is None and bare.eval_every is None
+    from gatelearn.training import train
+    with pytest.raises(InputError, match="no data to train on: name a preset or a dataset, or give your own"):
+        train(bare, tmp_path / "bare-run", progress=False)
 
 
 def test_bad_settings_give_one_line_naming_them(tmp_path):

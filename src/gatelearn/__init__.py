@@ -31,6 +31,8 @@ _LAZY = {
     "LogicNet": "model", "build_model": "model", "load": "model", "save": "model",
     "lower": "lowering",
     "Circuit": "circuit",
+    "Dataset": "data", "load_dataset": "data",
+    "TrainConfig": "training", "make_config": "training", "load_config": "training", "train": "training",
 }
 
 __all__ = [*_LAZY, "GatelearnError", "InputError", "FileFormatError", "ToolError", "__version__"]

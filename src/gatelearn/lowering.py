@@ -45,5 +45,11 @@ def lower(model: LogicNet) -> Circuit:
     encoding = None if getattr(enc, "kind", None) == "bits" else \
         InputEncoding.from_bit_table(enc.bit_table(), enc.in_features,
                                      getattr(getattr(enc, "contract", None), "categories", None))
-    meta = {"source": "gatelearn.model", "spec": getattr(model, "spec", None)}
+    spec = getattr(model, "spec", None) or {}
+    meta = {"source": "gatelearn.model", "spec": spec or None}
+    # what the backends print and document: class names (C header, predict), the raw features
+    if spec.get("class_names"):
+        meta["class_names"] = list(spec["class_names"])
+    if spec.get("schema"):
+        meta["schema"] = spec["schema"]
     return builder.build(nodes, Head(model.head.classes, model.head.tau), encoding, meta)

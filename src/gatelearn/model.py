@@ -5,7 +5,9 @@ A spec is a JSON-able dict::
     {"encoder": {"kind": "thresholds", "features": 784, "per_feature": 1},
      "layers": [{"kind": "logic", "out": 8000, "parametrization": "softmax16", ...}, ...],
      "head": {"kind": "groupsum", "classes": 10, "tau": 10.0},
-     "seed": 0}
+     "seed": 0,
+     "class_names": ["0", "1", ...],          # optional: what predict prints
+     "schema": {...}}                          # optional: own data's columns (gatelearn.data.own)
 
 Layer kinds are declared in :mod:`gatelearn.layers.kinds` (spec name, module class, builder,
 lowering, defaults); the model builds each layer of the spec through its kind's builder.
@@ -92,6 +94,11 @@ class LogicNet(nn.Module):
         return self.head.classes
 
     @property
+    def class_names(self) -> list[str]:
+        """The classes' names (the dataset's), or their indices as text for a spec without them."""
+        return list(self.spec.get("class_names") or [str(k) for k in range(self.classes)])
+
+    @property
     def input_contract(self):
         """The raw rows the model accepts (:class:`gatelearn.circuit.inputs.InputContract`), the
         same contract every circuit lowered from it checks."""
@@ -153,6 +160,12 @@ def normalize_spec(spec: dict) -> dict:
     tau = head.get("tau", 1.0)
     if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 0:
         raise InputError(f"head 'tau' must be a finite number > 0, got {tau!r}")
+    names = spec.get("class_names")
+    if names is not None and (not isinstance(names, list) or len(names) != head["classes"]
+                              or not all(isinstance(n, str) for n in names)):
+        raise InputError(f"model spec 'class_names' must be a list of {head['classes']} texts, got {_short(names)}")
+    if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
+        raise InputError(f"model spec 'schema' must be an object, got {_short(spec['schema'])}")
     seed = spec.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63 // 1009):
         raise InputError(f"model spec 'seed' must be an integer >= 0 or null, got {seed!r}")

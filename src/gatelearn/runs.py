@@ -67,19 +67,46 @@ def model_circuit(path: str | os.PathLike) -> Circuit:
     return lower(load_model(path))
 
 
-def _model_contract(path: Path) -> InputContract | None:
-    """The input contract of the run's model, from the spec in its file's metadata alone (no
-    tensors are read); None when there is no readable model (load_model reports that itself)."""
-    file = path / MODEL_FILE
+def model_spec(path: str | os.PathLike) -> dict | None:
+    """The spec of the run's model, from its file's metadata alone (no tensors are read); None
+    when there is no readable model (load_model reports that itself)."""
+    file = Path(path) / MODEL_FILE
     if not file.exists():
         return None
     from safetensors import SafetensorError, safe_open
     try:
         with safe_open(str(file), framework="numpy") as fh:
             spec = json.loads((fh.metadata() or {})["gatelearn_spec"])
-        return encoder_from_spec(spec["encoder"]).contract
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError, InputError):
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError):
         return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _model_contract(path: Path) -> InputContract | None:
+    """The input contract of the run's model (see :func:`model_spec`), or None."""
+    spec = model_spec(path)
+    try:
+        return None if spec is None else encoder_from_spec(spec["encoder"]).contract
+    except (ValueError, KeyError, TypeError, InputError):
+        return None
+
+
+def class_names(path: str | os.PathLike, classes: int) -> list[str]:
+    """The names of the run's classes (its dataset's), else the indices as text."""
+    names = (model_spec(path) or {}).get("class_names")
+    if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) for n in names):
+        return names
+    return [str(k) for k in range(classes)]
+
+
+def table_schema(path: str | os.PathLike):
+    """The :class:`gatelearn.data.own.Schema` of a run trained on a table of your own (how raw
+    records become the model's features), or None for other runs."""
+    from .data.own import Schema
+    spec = (model_spec(path) or {}).get("schema")
+    if not isinstance(spec, dict) or "columns" not in spec:
+        return None
+    return Schema.from_dict(spec, where=f"{Path(path) / MODEL_FILE} (its schema)")
 
 
 def load_circuit(file: Path, path: str | os.PathLike) -> Circuit:

@@ -1,5 +1,10 @@
-"""gatelearn predict RUN_DIR --input FILE [--target c|numpy|torch]: class indices of raw inputs
-(.npy, .csv or IDX such as t10k-images-idx3-ubyte.gz), one per line or into --out."""
+"""gatelearn predict RUN_DIR --input FILE [--target c|numpy|torch]: the class of each raw input,
+one name per line (or into --out).
+
+Inputs: for a run trained on a table of your own (``--data FILE.csv``), a CSV file of raw records
+with a header, read by the run's schema (columns by name, text categories, missing values as in
+training; a target column, if present, is skipped and the accuracy on it printed to stderr).
+For any run: .npy (N, features), a CSV of numbers, or IDX (MNIST's t10k-images-idx3-ubyte.gz)."""
 from __future__ import annotations
 
 import argparse
@@ -39,10 +44,34 @@ def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
     return pred.scores, pred.classes
 
 
+def read_inputs(run_dir, path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(raw features, labels or None): records by the run's schema when it has one and the file is
+    a CSV, else a numeric feature file."""
+    schema = runs.table_schema(runs.run_dir(run_dir))
+    if schema is None or not str(path).lower().endswith((".csv", ".tsv", ".txt")):
+        return read_features(path), None
+    from ..data.own import read_csv
+    header, rows = read_csv(path)
+    x = schema.encode_table(header, rows, str(path))
+    labels = None
+    if schema.target in header:   # labelled records: say how many the model gets right
+        j = header.index(schema.target)
+        codes = {c: k for k, c in enumerate(schema.class_names)}
+        labels = np.array([codes.get(r[j].strip(), -1) for r in rows], dtype=np.int64)
+    return x, labels
+
+
 def run(args: argparse.Namespace) -> int:
-    x = read_features(args.input)
+    x, labels = read_inputs(args.run_dir, args.input)
     scores, classes = predict(args.run_dir, x, args.target, args.threads)
-    lines = (f"{c}" + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n"
+    names = runs.class_names(args.run_dir, scores.shape[1])
+    if labels is not None:
+        known = labels >= 0
+        print(f"accuracy on the {int(known.sum())} labelled records of {args.input}: "
+              f"{100 * float((classes[known] == labels[known]).mean() if known.any() else 0):.2f}%",
+              file=sys.stderr)
+    label = (lambda c: str(c)) if args.indices else (lambda c: names[c])
+    lines = (label(c) + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n"
              for i, c in enumerate(classes.tolist()))
     if args.out:
         out = Path(args.out)
@@ -59,9 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="classify raw inputs with the compiled circuit", description=__doc__)
+    p = sub.add_parser("predict", help="classify raw inputs or records with the compiled circuit",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir")
-    p.add_argument("--input", required=True, help=".npy (N, features), .csv, or IDX (MNIST) file")
+    p.add_argument("--input", required=True,
+                   help="raw records (.csv with a header, for runs trained on your own table), or .npy (N, features), "
+                        "a .csv of numbers, or IDX (MNIST) file")
+    p.add_argument("--indices", action="store_true", help="print class indices instead of class names")
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=1, help="threads of the c target (default 1)")
     p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")

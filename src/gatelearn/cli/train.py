@@ -1,6 +1,8 @@
 """``gatelearn train``: train a preset (or a config file) into a run directory.
 
     gatelearn train --preset monk1 --out runs/monk1
+    gatelearn train --data train.csv --target label --budget-gates 2000 --out runs/mine
+    gatelearn train --data images/ --out runs/images          # one sub-folder per class
     gatelearn train --preset mnist-small --iterations 2000 --threads 2
     gatelearn train --out runs/monk1 --resume                  # continue from the checkpoint
     gatelearn train --config runs/monk1/config.json --out runs/monk1-again   # the same run again
@@ -13,6 +15,7 @@ that has a command-line form, with its help text; the other settings are keys of
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -39,6 +42,7 @@ def register(subparsers) -> None:
     run_group.add_argument("--out", metavar="DIR", help="run directory (default: runs/PRESET)")
     run_group.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     run_group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_group.add_argument("--json", action="store_true", help="print the run's summary.json instead of the summary")
     group = p.add_argument_group("training settings", textwrap.fill(
         "each is also a key of a --config file; a flag not given keeps the file's or the preset's value",
         width=100))
@@ -61,6 +65,21 @@ def register(subparsers) -> None:
         else:
             group.add_argument(s.flag, type=_flag_parser(s), metavar=s.metavar, choices=s.choices, **kwargs)
     p.set_defaults(func=run)
+
+
+def run_summary(summary: dict, out: Path) -> str:
+    """The few lines that end a run: accuracy, gap, gates, where the files are, what to run next."""
+    name = summary["preset"] or summary["dataset"]
+    kept = (f", kept iteration {summary['kept_iteration']} (best validation)" if summary["kept"] == "best" else "")
+    lines = [
+        f"{name}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s{kept}",
+        f"  hard test accuracy  {100 * summary['hard_accuracy']:.2f}%   (the circuit's; relaxed "
+        f"{100 * summary['relaxed_accuracy']:.2f}%, gap {100 * summary['gap']:+.2f} points)",
+        f"  gates               {summary['gates_used']:,} used of {summary['gates']:,} learned",
+        f"  files               {out}/ (model.safetensors, config.json, metrics.jsonl, summary.json, plots)",
+        f"next: gatelearn compile {out}   then   gatelearn verify {out}   and   gatelearn report {out}",
+    ]
+    return "\n".join(lines)
 
 
 def _flag_parser(s):
@@ -97,19 +116,18 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path("runs") / preset
         config: TrainConfig | dict = {**from_file, **given}
     else:
-        if preset is None and not args.config:
-            raise InputError("--preset is required (or --resume with --out to continue a run, or --config FILE)")
+        if preset is None and not args.config and "data" not in given:
+            raise InputError("give your data (--data FILE.csv or an image folder) or a --preset (or --config FILE, "
+                             "or --resume with --out to continue a run)")
         config = make_config(given.pop("preset", None), from_file, **given)
-        out = Path(args.out) if args.out else Path("runs") / (config.preset or config.dataset)
+        out = Path(args.out) if args.out else Path("runs") / (config.preset or config.dataset
+                                                              or Path(config.data or "run").stem)
     summary = train(config, out, resume=args.resume, progress=not args.no_progress)
     if summary:   # rank 0 (the only rank with a summary when distributed)
-        gap = summary["gap"]
-        print(f"{summary['preset'] or summary['dataset']}: hard accuracy {100 * summary['hard_accuracy']:.2f}% "
-              f"(relaxed {100 * summary['relaxed_accuracy']:.2f}%, gap {100 * gap:+.2f} pts), "
-              f"{summary['gates_used']}/{summary['gates']} gates used, {summary['iterations']} iterations "
-              f"in {summary['train_seconds']:.1f} s"
-              + (f", kept iteration {summary['kept_iteration']} (best validation)" if summary["kept"] == "best" else "")
-              + f" -> {out}")
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(run_summary(summary, out))
     if config.get("distributed"):
         # DDP keeps the gloo process group referenced from C++ past destroy_process_group, so its
         # threads still run while the interpreter's exit tears down C++ statics, which now and then

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..layers.encoders import OneHotEncoder, TabularEncoder, ThresholdEncoder
-from . import readers
+from . import own, readers
 from .sources import locate
 
 DATASETS = ("mnist", "fashion-mnist", "adult", "breast-cancer", "monk1", "monk2", "monk3", "cifar10")
@@ -84,6 +84,9 @@ class Dataset:
     feature_names: list[str]
     categories: dict[str, list[str]] = field(default_factory=dict)
     notes: str = ""  # what the loader did beyond parsing (dropped rows, split), for reports
+    # Your own data (gatelearn.data.own): how raw values become the model's features and bits,
+    # as plain JSON data that rides in the run directory and the model file. None: a benchmark.
+    schema: dict | None = None
 
     def __post_init__(self) -> None:
         # Loaders are the only producers, but a wrong dtype or label here would otherwise show up
@@ -110,8 +113,15 @@ class Dataset:
     def in_features(self) -> int:
         return self.x_train.shape[1]
 
+    from_csv = staticmethod(own.dataset_from_csv)
+    from_arrays = staticmethod(own.dataset_from_arrays)
+    from_image_folder = staticmethod(own.dataset_from_image_folder)
+
     def make_encoder(self) -> nn.Module:
-        """The paper's input encoding for this dataset, fitted on ``x_train`` (see module doc)."""
+        """The input encoding for this dataset, fitted on ``x_train``: the paper's for a
+        benchmark (see module doc), the schema's for your own data (:mod:`gatelearn.data.own`)."""
+        if self.schema is not None:
+            return own.schema_encoder(self.schema, self.x_train)
         if self.name in ("mnist", "fashion-mnist"):
             return ThresholdEncoder(self.in_features, 1, torch.full((self.in_features, 1), MNIST_THRESHOLD))
         if self.name == "cifar10":

@@ -151,8 +151,27 @@ class TrainConfig:
         None, "training preset the settings start from", metavar="NAME")
     description: str | None = setting(
         None, "one line: what the run is and where its settings come from", cli=False, resume=MAY_CHANGE)
-    dataset: str = setting(
-        help="dataset name for gatelearn.data.load_dataset", cli=False)
+    dataset: str | None = setting(
+        None, "benchmark dataset name for gatelearn.data.load_dataset (presets set it; --data replaces it)",
+        cli=False)
+    # --- your own data (gatelearn.data.own) ---------------------------------------------------
+    data: str | None = setting(
+        None, "your own data: a CSV file with a header line, or a folder of images with one sub-folder per "
+              "class", metavar="PATH")
+    target: str | None = setting(None, "the CSV column to predict (default: the last column)", metavar="COLUMN")
+    test: str | None = setting(
+        None, "test data in the same form as --data (default: a seeded stratified hold-out of --data)",
+        metavar="PATH")
+    test_fraction: float = setting(0.2, "the fraction of --data held out for testing when there is no --test",
+                                   metavar="F", range=Range(0, 1, low_included=False, high_included=False))
+    columns: dict | None = setting(
+        None, "CSV column kinds instead of the inferred ones: {name = \"numeric\" | \"categorical\" | "
+              "\"ignore\"}, or {name = {kind = \"numeric\", bits = 4}}", cli=False)
+    numeric_bits: int = setting(8, "thermometer bits (thresholds at the training quantiles) per numeric CSV column",
+                                metavar="K", range=Range(1, 1024))
+    image_size: list[int] | None = setting(
+        None, "resize every image of an image folder to HEIGHT,WIDTH (default: they must all have one size)",
+        metavar="H,W", example="28,28", range=Range(1, 4096))
     encoder: dict | None = setting(
         None, "options merged over the dataset's input encoder, e.g. image-shaped bits for convolutional "
               "layers (see gatelearn.layers.encoders.apply_encoder_override)", cli=False)
@@ -160,9 +179,13 @@ class TrainConfig:
         None, "thermometer thresholds for every raw feature instead of the dataset's encoding (e.g. 63,127,191: "
               "three grey levels per MNIST pixel, 3 input channels for conv presets)",
         metavar="T1,T2,...", example="63,127,191", range=FINITE)
-    layers: list[dict] = setting(
-        help="the model's layers, a list of layer specs such as {kind = \"logic\", out = 256}, each over its "
-             "kind's defaults and layer_defaults", cli=False)
+    layers: list[dict] | None = setting(
+        None, "the model's layers, a list of layer specs such as {kind = \"logic\", out = 256}, each over its "
+              "kind's defaults and layer_defaults (none: dense layers sized for budget_gates)", cli=False)
+    budget_gates: int | None = setting(
+        None, "dense logic layers sized for about this many gates (depth and width from "
+              "gatelearn.training.sizing; replaces a dense preset's layers; default without layers: "
+              "4000)", metavar="N", range=Range(1, 10 ** 9))
     widths: list[int] | None = setting(
         None, "dense logic layers of these widths instead of the preset's (dense presets), e.g. 512,512,256; "
               "the last width must be a multiple of the classes (a shortcut that writes layers)",
@@ -174,7 +197,9 @@ class TrainConfig:
     sampling: str | None = setting(
         None, "soft relaxation or Gumbel straight-through, for every layer", choices=SAMPLINGS)
     init: str | None = setting(None, "gate initialisation of every layer", choices=INITS)
-    tau: float = setting(help="GroupSum temperature of the head", metavar="T", range=POSITIVE)
+    tau: float | None = setting(
+        None, "GroupSum temperature of the head (none: the square root of the outputs per class, see "
+              "gatelearn.training.sizing)", metavar="T", range=POSITIVE)
 
     # --- optimisation ----------------------------------------------------------------------
     optimizer: str = setting("adam", "the optimizer", choices=("adam", "adamw"))
@@ -190,7 +215,7 @@ class TrainConfig:
     # machine holds: 2^24 samples of even 100 input bits are gigabytes of activations per layer.
     batch_size: int = setting(100, "samples per optimizer step (the global batch when distributed)", metavar="B",
                               range=Range(1, 2 ** 24))
-    iterations: int = setting(help="optimizer steps", resume=MAY_CHANGE, metavar="N", range=AT_LEAST_0)
+    iterations: int = setting(2_000, "optimizer steps", resume=MAY_CHANGE, metavar="N", range=AT_LEAST_0)
     relaxed_inputs: float | None = setting(
         None, "train on relaxed input bits: a ramp WIDTH raw units wide around each threshold (255 on MNIST = "
               "grey values; 0 = the hard bits); evaluation and the model use the hard bits", metavar="WIDTH",
@@ -223,16 +248,18 @@ class TrainConfig:
     # --- seeds and sources ------------------------------------------------------------------
     seed: int = setting(0, "seed for weights, wiring, batches and noise", metavar="S", range=SEED)
     split_seed: int | str | None = setting(
-        None, "another seeded train/test split, for datasets without an official one (breast-cancer); "
-              "'reference': the split of the paper's reference code", metavar="S", parse=_split_seed, range=SEED)
+        None, "another seeded train/test split, for data without an official one (breast-cancer, --data without "
+              "--test; default 0); 'reference': the split of the paper's reference code (breast-cancer)",
+        metavar="S", parse=_split_seed, range=SEED)
     data_dir: str | None = setting(None, "where to look for dataset files", resume=MAY_CHANGE, metavar="DIR")
     init_from: str | None = setting(
         None, "start from the weights and wiring of a trained model (a run directory) with a fresh optimizer, "
               "e.g. to fine-tune a soft-trained network with --sampling gumbel", metavar="RUN_DIR")
 
     # --- how the run proceeds (none of these changes the trained numbers) ----------------------
-    eval_every: int = setting(help="iterations between evaluations (metrics line, progress bar)",
-                              resume=MAY_CHANGE, metavar="N", range=AT_LEAST_1)
+    eval_every: int | None = setting(
+        None, "iterations between evaluations (metrics line, progress bar; none: a twentieth of the run)",
+        resume=MAY_CHANGE, metavar="N", range=AT_LEAST_1)
     checkpoint_every: int | None = setting(
         None, "iterations between checkpoints (none: only at the end)", resume=MAY_CHANGE, metavar="N",
         range=AT_LEAST_1)
@@ -251,7 +278,7 @@ class TrainConfig:
         for s in settings():
             object.__setattr__(self, s.name, normalize(s.name, getattr(self, s.name)))
         if self.widths is not None:   # the shortcut writes layers; the layers are what is recorded
-            object.__setattr__(self, "layers", dense_layers(self.layers, self.widths, self.preset))
+            object.__setattr__(self, "layers", dense_layers(self.layers or [], self.widths, self.preset))
             object.__setattr__(self, "widths", None)
 
     # The loop reads settings as attributes; these make a config also read like the plain dict it

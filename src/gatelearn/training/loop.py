@@ -61,6 +61,7 @@ from .config import TrainConfig, resume_config
 from .evaluation import accuracy, eval_chunk, raw_accuracy, soft_relaxation
 from .presets import layer_specs
 from .schedule import discreteness_loss, discreteness_weight, harden, harden_points, learned_layers, learning_rate
+from .sizing import resolve
 from .usage import gate_usage
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ __all__ = ["train", "train_model", "Trainer", "start_from_trained", "CONFIG_FILE
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
+SCHEMA_FILE = "schema.json"     # your own data: the columns and classes (gatelearn.data.own)
 ACCURACY_PLOT = "accuracy.png"
 GATES_PLOT = "gates.png"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -125,13 +127,11 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.ckpt_file = self.out_dir / CHECKPOINT_FILE
         ckpt = self._open(config, resume)
+        self.dataset = dataset if dataset is not None else load_data(self.config)
+        # layers, tau and eval_every left open are sized for this data; the run saves the result
+        self.config = resolve(self.config, int(self.dataset.classes))
         self._setup_process()
-        if dataset is None:
-            from ..data import load_dataset
-            dataset = load_dataset(self.config.dataset, data_dir=self.config.data_dir,
-                                   split_seed=self.config.split_seed)
-        self.dataset = dataset
-        self.data: TrainingData = prepare_data(self.config, dataset)
+        self.data: TrainingData = prepare_data(self.config, self.dataset)
         self._build_model(ckpt is None)
         # The state that moves: the iteration, the running loss since the last metrics line, the
         # metrics so far, and the best evaluation on the validation split with its model state.
@@ -148,6 +148,11 @@ class Trainer:
             # Drop lines logged after the checkpoint by an interrupted run: they will be redone.
             atomic_write_text(self.out_dir / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in self.metrics))
             self.config.save(self.out_dir / CONFIG_FILE)
+            schema = getattr(self.dataset, "schema", None)
+            if schema is not None:   # how `predict` reads raw records, as training did
+                atomic_write_text(self.out_dir / SCHEMA_FILE, json.dumps(schema, indent=1) + "\n")
+        if self.master and progress and ckpt is None:
+            self._announce()
         _prepare_kernels(self.model, self.dtype)   # a first run builds them: not training time
         self.t0 = time.perf_counter()
         d = self.data
@@ -156,6 +161,23 @@ class Trainer:
         self.model.train()
 
     # --- setup ------------------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        """Say on stderr what is trained on what: the data (own data: the inferred columns,
+        also saved as schema.json), the network and its size."""
+        from ..data.own import Schema
+        ds, c = self.dataset, self.config
+        lines = [f"data: {ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test samples, "
+                 f"{ds.classes} classes" + (f" ({ds.notes})" if getattr(ds, "notes", "") else "")]
+        schema = getattr(ds, "schema", None)
+        if schema is not None and "columns" in schema:
+            lines += ["columns (saved in " + str(self.out_dir / SCHEMA_FILE) + "; a config file's columns = {...} "
+                      "overrides a kind):", Schema.from_dict(schema).describe()]
+        widths = [la.get("out") for la in c.layers if la.get("out") is not None]
+        lines.append(f"network: {self.data.encoder.out_features} input bits -> {len(c.layers)} layers "
+                     f"({', '.join(map(str, widths[:8]))}{', ...' if len(widths) > 8 else ''}), "
+                     f"{self.model.num_gates():,} gates, tau {c.tau:g}")
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
     def _open(self, config: TrainConfig | Mapping[str, Any], resume: bool) -> dict | None:
         """The config (the checkpoint's with the allowed changes, when resuming) and the checkpoint."""
@@ -204,7 +226,9 @@ class Trainer:
         c, d = self.config, self.data
         spec = {"encoder": d.encoder.spec(), "layers": layer_specs(c),
                 "head": {"kind": "groupsum", "classes": int(self.dataset.classes), "tau": c.tau},
-                "seed": c.seed}
+                "seed": c.seed, "class_names": [str(n) for n in self.dataset.class_names]}
+        if getattr(self.dataset, "schema", None) is not None:
+            spec["schema"] = self.dataset.schema
         torch.manual_seed(c.seed)   # the global generator draws the Gumbel noise (same on every rank)
         self.model = model = build_model(spec)
         model.encoder.load_state_dict(d.encoder.state_dict())
@@ -263,7 +287,7 @@ class Trainer:
         from tqdm import tqdm
         c = self.config
         self.bar = tqdm(total=self.iterations, initial=min(self.start, self.iterations),
-                        disable=not (self.progress and self.master), desc=str(c.preset or c.dataset),
+                        disable=not (self.progress and self.master), desc=str(c.preset or self.dataset.name),
                         dynamic_ncols=True, leave=True)
         self._log = open(self.out_dir / METRICS_FILE, "a") if self.master else None
         return self
@@ -411,7 +435,7 @@ class Trainer:
         save(model, self.out_dir)
         summary = {
             "preset": c.preset,
-            "dataset": c.dataset,
+            "dataset": self.dataset.name,
             "hard_accuracy": hard,
             "relaxed_accuracy": relaxed,
             "gap": relaxed - hard,
@@ -434,7 +458,7 @@ class Trainer:
             summary["val_hard_accuracy"] = last["val_hard_accuracy"]
             summary["val_relaxed_accuracy"] = last["val_relaxed_accuracy"]
         atomic_write_text(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-        title = str(c.preset or c.dataset or "")
+        title = str(c.preset or self.dataset.name or "")
         plot_accuracy(metrics, self.out_dir / ACCURACY_PLOT, title,
                       kept_at=summary["kept_iteration"] if keep_best else None)
         plot_gates(usage, self.out_dir / GATES_PLOT, title)
@@ -495,6 +519,30 @@ def _lock_run_dir(config: TrainConfig | Mapping[str, Any], out_dir: str | os.Pat
                     (out / LOCK_FILE).unlink()
                     out.rmdir()
             raise
+
+
+def load_data(config: TrainConfig) -> Dataset:
+    """The dataset a config names: a benchmark (``dataset``) or your own (``data``: a CSV file or
+    a folder of images, with ``test`` or a seeded split)."""
+    from ..data import Dataset, load_dataset
+    if config.data is None and config.dataset is None:
+        raise InputError("no data to train on: name a preset or a dataset, or give your own with --data FILE.csv "
+                         "(or a folder of images), or pass dataset= to train()")
+    if config.data is None:
+        return load_dataset(config.dataset, data_dir=config.data_dir, split_seed=config.split_seed)
+    if config.dataset is not None:
+        raise InputError(f"both a dataset ({config.dataset!r}) and --data ({config.data}) are given; keep one")
+    if config.split_seed == "reference":
+        raise InputError("split_seed 'reference' is breast-cancer's reference split; give an integer seed for --data")
+    seed = int(config.split_seed or 0)
+    if Path(config.data).is_dir():
+        return Dataset.from_image_folder(config.data, test=config.test, test_fraction=config.test_fraction,
+                                         seed=seed, size=config.image_size)
+    for key in ("image_size",):
+        if getattr(config, key) is not None:
+            raise InputError(f"{key} applies to a folder of images; {config.data} is a file")
+    return Dataset.from_csv(config.data, config.target, test=config.test, test_fraction=config.test_fraction,
+                            seed=seed, columns=config.columns, bits=config.numeric_bits)
 
 
 def _prepare_kernels(model: nn.Module, dtype: torch.dtype) -> None:

@@ -201,7 +201,8 @@ def make_config(preset: str | None = None, settings: Mapping[str, Any] | None = 
     """The config of a run: the defaults, then preset ``preset`` (else the one ``settings`` names,
     if any), then ``settings`` (every value counts, None included: e.g. a config file's), then
     ``overrides`` (None values are ignored: "not given", as for an absent command-line flag).
-    ``widths=[...]`` replaces a dense preset's layers by dense logic layers of those widths."""
+    ``widths=[...]`` replaces a dense preset's layers by dense logic layers of those widths;
+    ``data=PATH`` (your own data) replaces the preset's dataset."""
     settings = dict(settings or {})
     check_names(settings)
     check_names(overrides)
@@ -213,6 +214,11 @@ def make_config(preset: str | None = None, settings: Mapping[str, Any] | None = 
         values.update(copy.deepcopy(PRESETS[name]))
     values.update(settings)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("data") is not None and "dataset" not in settings and "dataset" not in overrides:
+        # your own data in place of the preset's benchmark: the preset's network and training
+        # settings stay, its dataset and its published figure do not apply
+        values.pop("dataset", None)
+        values.pop("reference", None)
     if name is not None:
         values["preset"] = name
     return TrainConfig.from_dict(values)
