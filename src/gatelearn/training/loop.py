@@ -78,6 +78,11 @@ SCHEMA_FILE = "schema.json"     # your own data: the columns and classes (gatele
 ACCURACY_PLOT = "accuracy.png"
 GATES_PLOT = "gates.png"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# A step of at most this many gate evaluations (gates x batch) runs on one thread by default.
+# Measured on 2 cores (benchmarks/train_step.py): 5 x 256 gates, batch 100 (128K) took 1.2 ms per
+# step on 1 thread and 1.9 ms on 2; 6 x 8,000, batch 100 (4.8M) gains from a second core when
+# the machine is otherwise idle.
+SMALL_STEP_GATE_EVALS = 1_000_000
 
 
 # ------------------------------------------------------------------------------ train
@@ -133,6 +138,7 @@ class Trainer:
         self._setup_process()
         self.data: TrainingData = prepare_data(self.config, self.dataset)
         self._build_model(ckpt is None)
+        self.threads = self._choose_threads()
         # The state that moves: the iteration, the running loss since the last metrics line, the
         # metrics so far, and the best evaluation on the validation split with its model state.
         self.start, self.metrics, self.seconds_before = 0, [], 0.0
@@ -176,7 +182,8 @@ class Trainer:
         widths = [la.get("out") for la in c.layers if la.get("out") is not None]
         lines.append(f"network: {self.data.encoder.out_features} input bits -> {len(c.layers)} layers "
                      f"({', '.join(map(str, widths[:8]))}{', ...' if len(widths) > 8 else ''}), "
-                     f"{self.model.num_gates():,} gates, tau {c.tau:g}")
+                     f"{self.model.num_gates():,} gates, tau {c.tau:g}; {self.threads} thread"
+                     f"{'s' if self.threads != 1 else ''} (--threads N)")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     def _open(self, config: TrainConfig | Mapping[str, Any], resume: bool) -> dict | None:
@@ -220,6 +227,17 @@ class Trainer:
                              "(--validation F, e.g. 0.2)")
         share = self.batch_size // self.world
         self.share = slice(self.rank * share, (self.rank + 1) * share)   # this rank's part of a batch
+
+    def _choose_threads(self) -> int:
+        """Threads of this run: ``threads`` if set; else one for a small network, whose steps are
+        too short to share (splitting a 5 x 256 step over 2 threads made it 1.6x slower), and
+        torch's default (one per core) for the rest."""
+        if self.config.threads:
+            return self.config.threads
+        work = self.model.num_gates() * self.batch_size   # gate evaluations per step
+        if work <= SMALL_STEP_GATE_EVALS:
+            torch.set_num_threads(1)
+        return torch.get_num_threads()
 
     def _build_model(self, fresh: bool) -> None:
         """Model, optimizer, batch sampler, and the checks of the schedules (before any training)."""
@@ -450,6 +468,7 @@ class Trainer:
             "kept_iteration": last["iteration"],
             "resumed_from": self.start or None,
             "world_size": self.world,
+            "threads": self.threads,
             "test_samples": int(len(self.dataset.y_test)),
             "reference": c.reference,
             "config": c.to_dict(),
