@@ -228,3 +228,30 @@ def test_cli_image_folder(tmp_path, capsys):
     assert set(capsys.readouterr().out.split()) <= {"left", "top"}
     assert main(["train", "--data", str(root), "--image-size", "0,4", "--out", str(tmp_path / "x")]) == 2
     assert "image_size must be a list of integers in [1, 4096], got 0" in capsys.readouterr().err
+
+
+def test_predict_reads_raw_adult_records(tmp_path, capsys):
+    """A benchmark table's raw records (UCI's adult.test lines, no header, a comment line first)
+    go through the same schema: text categories, the two unused columns skipped, class names out."""
+    from gatelearn.data.readers import read_text
+    from gatelearn.data.sources import BUNDLED_DIR
+    run = tmp_path / "adult"
+    assert main(["train", "--preset", "adult", "--iterations", "20", "--eval-every", "10", "--out", str(run),
+                 "--no-progress"]) == 0
+    lines = [ln for ln in read_text(BUNDLED_DIR / "adult" / "adult.test.gz").splitlines() if "?" not in ln][:31]
+    assert lines[0].startswith("|")
+    (tmp_path / "raw.csv").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(tmp_path / "raw.csv")]) == 0
+    captured = capsys.readouterr()
+    names = captured.out.split()
+    assert len(names) == 30 and set(names) <= {"<=50K", ">50K"}
+    assert "accuracy on the 30 labelled records" in captured.err
+    # the same records with a header line, columns in another order, no label: the same classes
+    from gatelearn.data.readers import ADULT_COLUMNS
+    rows = [[f.strip() for f in ln.split(",")][:-1] for ln in lines[1:]]
+    order = list(reversed(ADULT_COLUMNS))
+    table = [",".join(order)] + [",".join(r[ADULT_COLUMNS.index(c)] for c in order) for r in rows]
+    (tmp_path / "named.csv").write_text("\n".join(table) + "\n")
+    assert main(["predict", str(run), "--input", str(tmp_path / "named.csv")]) == 0
+    assert capsys.readouterr().out.split() == names

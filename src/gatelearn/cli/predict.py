@@ -48,17 +48,13 @@ def read_inputs(run_dir, path: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(raw features, labels or None): records by the run's schema when it has one and the file is
     a CSV, else a numeric feature file."""
     schema = runs.table_schema(runs.run_dir(run_dir))
-    if schema is None or not str(path).lower().endswith((".csv", ".tsv", ".txt")):
+    name = Path(path).name.lower()
+    if schema is None or name.endswith((".npy", ".npy.gz")) or "idx" in name:
         return read_features(path), None
     from ..data.own import read_csv
     header, rows = read_csv(path)
-    x = schema.encode_table(header, rows, str(path))
-    labels = None
-    if schema.target in header:   # labelled records: say how many the model gets right
-        j = header.index(schema.target)
-        codes = {c: k for k, c in enumerate(schema.class_names)}
-        labels = np.array([codes.get(r[j].strip(), -1) for r in rows], dtype=np.int64)
-    return x, labels
+    # labelled records: `run` says how many the model gets right
+    return schema.encode_table(header, rows, str(path)), schema.labels(header, rows)
 
 
 def run(args: argparse.Namespace) -> int:

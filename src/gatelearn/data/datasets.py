@@ -120,7 +120,7 @@ class Dataset:
     def make_encoder(self) -> nn.Module:
         """The input encoding for this dataset, fitted on ``x_train``: the paper's for a
         benchmark (see module doc), the schema's for your own data (:mod:`gatelearn.data.own`)."""
-        if self.schema is not None:
+        if self.schema is not None and self.schema.get("fit", True):
             return own.schema_encoder(self.schema, self.x_train)
         if self.name in ("mnist", "fashion-mnist"):
             return ThresholdEncoder(self.in_features, 1, torch.full((self.in_features, 1), MNIST_THRESHOLD))
@@ -254,10 +254,13 @@ def _load_adult(data_dir, download: bool) -> Dataset:
     x_tr, y_tr, d_tr = readers.read_adult(p["adult.data"])
     x_te, y_te, d_te = readers.read_adult(p["adult.test"])
     cats = {f: list(readers.ADULT_CATEGORIES[f]) for f in readers.ADULT_FEATURES if f in readers.ADULT_CATEGORIES}
+    # raw records (adult.data's 15 columns, or a CSV with these column names) for `predict`
+    schema = own.benchmark_schema(readers.ADULT_COLUMNS, readers.ADULT_FEATURES, cats, x_tr, "income",
+                                  readers.ADULT_CLASSES)
     return Dataset("adult", x_tr, y_tr, x_te, y_te, 2, None, list(readers.ADULT_CLASSES),
                    list(readers.ADULT_FEATURES), cats,
                    notes=f"dropped rows with missing values ('?'): {d_tr} train, {d_te} test; "
-                         f"columns fnlwgt and education-num not used")
+                         f"columns fnlwgt and education-num not used", schema=schema)
 
 
 def _load_breast_cancer(data_dir, download: bool, split_seed: int | str) -> Dataset:

@@ -133,6 +133,12 @@ class Schema:
         are skipped); a missing column, an unreadable number or an unknown category is an
         InputError naming the column and the row."""
         index = {name: j for j, name in enumerate(header)}
+        if not any(c["name"] in index for c in self.used) and len(header) in (len(self.columns),
+                                                                               len(self.columns) + 1):
+            # no header line (as in UCI's adult.data): the first line is a record, and the fields
+            # are the schema's columns in order, then the target if present
+            rows = [list(header), *rows]
+            index = {c["name"]: j for j, c in enumerate(self.columns)}
         out = np.empty((len(rows), len(self.used)), dtype=np.float32)
         for f, col in enumerate(self.used):
             if col["name"] not in index:
@@ -170,6 +176,20 @@ class Schema:
                 raise InputError(f"{where}: row {i + 1}, column {name!r}: {what} (known: {known})")
             out[i] = codes[key]
         return out
+
+    def labels(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> np.ndarray | None:
+        """Class indices of the records' target column (-1 for a value that is no class; a
+        trailing '.' is ignored, as UCI's adult.test writes it), or None without that column."""
+        names = [c["name"] for c in self.columns]
+        if self.target in header:
+            j = list(header).index(self.target)
+        elif not any(n in header for n in names) and len(header) == len(names) + 1:
+            j, rows = len(names), [list(header), *rows]     # no header line: the target is last
+        else:
+            return None
+        codes = {c: k for k, c in enumerate(self.class_names)}
+        return np.array([codes.get(r[j].strip(), codes.get(r[j].strip().rstrip("."), -1)) for r in rows],
+                        dtype=np.int64)
 
     def make_encoder(self, x_train: np.ndarray):
         """The input encoder of this table: thermometer bits fitted to the numeric columns of
@@ -283,18 +303,37 @@ def infer_schema(header: Sequence[str], columns: Sequence[Sequence[str]], target
     return Schema(cols, target, class_names)
 
 
+def benchmark_schema(columns: Sequence[str], used: Sequence[str], categories: Mapping[str, Sequence[str]],
+                     x_train: np.ndarray, target: str, class_names: Sequence[str]) -> dict:
+    """The schema of a benchmark table (Adult, Breast Cancer, MONK's), so that ``predict`` reads its
+    raw records too: ``columns`` in the raw file's order (those not in ``used`` are ignored),
+    categories as documented. ``fit`` is false: the benchmark keeps its own (the paper's) encoder;
+    the schema only turns records into the model's raw features."""
+    cols = []
+    for name in columns:
+        if name not in used:
+            cols.append({"name": name, "kind": "ignore"})
+        elif name in categories:
+            cols.append({"name": name, "kind": "categorical", "categories": list(categories[name])})
+        else:
+            values = x_train[:, list(used).index(name)].astype(np.float64)
+            cols.append({"name": name, "kind": "numeric", "fill": float(np.median(values)), "missing": 0})
+    return {**Schema(cols, target, list(class_names)).to_dict(), "fit": False}
+
+
 # ------------------------------------------------------------------------------------ tables
 
 def read_csv(path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a CSV file with a header line; every row has the header's length."""
+    """(header, rows) of a CSV file (gzipped or not) with a header line; every row has the header's
+    length. The delimiter (comma, semicolon or tab) is detected."""
+    from .readers import read_bytes
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
+    if path.is_dir():
         raise InputError(f"{path} is a folder; give a CSV file (or a folder of images with one sub-folder "
-                         f"per class)") from None
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+                         f"per class)")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    raw = read_bytes(path)     # gunzipped when it is gzip data
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -305,16 +344,14 @@ def read_csv(path: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(f.strip() for f in r)]
+        # blank lines, and UCI's comment lines ('|1x3 Cross validator' opens adult.test), are skipped
+        rows = [r for r in csv.reader(io.StringIO(text), dialect)
+                if any(f.strip() for f in r) and not r[0].lstrip().startswith("|")]
     except csv.Error as exc:
         raise FileFormatError(f"{path}: not a readable CSV file: {exc}") from None
     if len(rows) < 2:
         raise FileFormatError(f"{path}: needs a header line and at least one row of data")
     header = [h.strip() for h in rows[0]]
-    if len(set(header)) != len(header) or any(not h for h in header):
-        dup = next((h for h in header if not h or header.count(h) > 1), "")
-        raise FileFormatError(f"{path}: the header needs distinct, non-empty column names "
-                              f"({'an empty name' if not dup else f'{dup!r} appears twice'})")
     for i, r in enumerate(rows[1:], start=2):
         if len(r) != len(header):
             raise FileFormatError(f"{path}: line {i} has {len(r)} fields, the header {len(header)}")
@@ -365,6 +402,10 @@ def dataset_from_csv(path: str | os.PathLike, target: str | None = None, *, test
     without one, a seeded class-stratified ``test_fraction`` of the rows is held out."""
     path = Path(path)
     header, rows = read_csv(path)
+    if len(set(header)) != len(header) or any(not h for h in header):
+        dup = next((h for h in header if not h or header.count(h) > 1), "")
+        raise FileFormatError(f"{path}: the first line must name the columns, each once "
+                              f"({'an empty name' if not dup else f'{dup!r} appears twice'})")
     target, target_values = _split_target(header, rows, target, str(path))
     features = [h for h in header if h != target]
     cols = [[r[k] for r in rows] for k, h in enumerate(header) if h != target]

@@ -176,7 +176,7 @@ class Trainer:
         lines = [f"data: {ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test samples, "
                  f"{ds.classes} classes" + (f" ({ds.notes})" if getattr(ds, "notes", "") else "")]
         schema = getattr(ds, "schema", None)
-        if schema is not None and "columns" in schema:
+        if schema is not None and "columns" in schema and schema.get("fit", True):
             lines += ["columns (saved in " + str(self.out_dir / SCHEMA_FILE) + "; a config file's columns = {...} "
                       "overrides a kind):", Schema.from_dict(schema).describe()]
         widths = [la.get("out") for la in c.layers if la.get("out") is not None]
@@ -272,7 +272,11 @@ class Trainer:
 
     def _restore(self, ckpt: dict) -> None:
         info = ckpt["info"]
-        if info["spec"] != self.model.spec:
+        # class names and the schema describe the data; a checkpoint written before they were
+        # recorded in the spec resumes all the same
+        described = ("class_names", "schema")
+        if {k: v for k, v in info["spec"].items() if k not in described} != \
+                {k: v for k, v in self.model.spec.items() if k not in described}:
             raise InputError(f"{self.ckpt_file} was trained with a different model spec; cannot resume")
         # every tensor checked against the model, optimizer and sampler before the resume uses it
         check_resumable(ckpt, self.model, self.optimizer, self.sampler, self.ckpt_file)
