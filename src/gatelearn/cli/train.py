@@ -41,7 +41,7 @@ def register(subparsers) -> None:
                                 "flags given here override it")
     run_group.add_argument("--out", metavar="DIR", help="run directory (default: runs/PRESET)")
     run_group.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    run_group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_group.add_argument("--no-progress", action="store_true", help="no progress bar (the lines on the data and the network still print)")
     run_group.add_argument("--json", action="store_true", help="print the run's summary.json instead of the summary")
     group = p.add_argument_group("training settings", textwrap.fill(
         "each is also a key of a --config file; a flag not given keeps the file's or the preset's value",
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         config = make_config(given.pop("preset", None), from_file, **given)
         out = Path(args.out) if args.out else Path("runs") / (config.preset or config.dataset
                                                               or Path(config.data or "run").stem)
-    summary = train(config, out, resume=args.resume, progress=not args.no_progress)
+    summary = train(config, out, resume=args.resume, progress="lines" if args.no_progress else True)
     if summary:   # rank 0 (the only rank with a summary when distributed)
         if args.json:
             print(json.dumps(summary, indent=2))

@@ -88,9 +88,10 @@ SMALL_STEP_GATE_EVALS = 1_000_000
 # ------------------------------------------------------------------------------ train
 
 def train(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *, resume: bool = False,
-          progress: bool = True, dataset: Dataset | None = None) -> dict:
+          progress: bool | str = True, dataset: Dataset | None = None) -> dict:
     """Train as ``config`` says (see :func:`gatelearn.training.make_config`); returns the summary
-    (also written to ``out_dir/summary.json``). A dict ``config`` is checked into a
+    (also written to ``out_dir/summary.json``). ``progress``: True prints what is trained on what
+    (stderr) and a progress bar, ``"lines"`` the same without the bar, False nothing. A dict ``config`` is checked into a
     :class:`TrainConfig`; with ``resume`` it may hold only the settings to change (``{"iterations":
     N}``), the rest coming from the checkpoint. ``dataset`` overrides loading ``config.dataset`` (a
     :class:`gatelearn.data.Dataset`-like object; tests use synthetic ones)."""
@@ -98,7 +99,7 @@ def train(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *
 
 
 def train_model(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *, resume: bool = False,
-                progress: bool = True, dataset: Dataset | None = None) -> tuple[LogicNet, dict]:
+                progress: bool | str = True, dataset: Dataset | None = None) -> tuple[LogicNet, dict]:
     """Like :func:`train`, returning ``(model, summary)`` (the summary is empty on ranks other than 0)."""
     with _lock_run_dir(config, out_dir, resume):
         return _train_locked(config, out_dir, resume, progress, dataset)
@@ -128,7 +129,7 @@ class Trainer:
     manager it holds the metrics file and the progress bar open."""
 
     def __init__(self, config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *,
-                 resume: bool = False, dataset: Dataset | None = None, progress: bool = True):
+                 resume: bool = False, dataset: Dataset | None = None, progress: bool | str = True):
         self.out_dir = Path(out_dir)
         self.ckpt_file = self.out_dir / CHECKPOINT_FILE
         ckpt = self._open(config, resume)
@@ -157,7 +158,7 @@ class Trainer:
             schema = getattr(self.dataset, "schema", None)
             if schema is not None:   # how `predict` reads raw records, as training did
                 atomic_write_text(self.out_dir / SCHEMA_FILE, json.dumps(schema, indent=1) + "\n")
-        if self.master and progress and ckpt is None:
+        if self.master and progress and ckpt is None:   # "lines" (no bar) says this too
             self._announce()
         _prepare_kernels(self.model, self.dtype)   # a first run builds them: not training time
         self.t0 = time.perf_counter()
@@ -309,7 +310,7 @@ class Trainer:
         from tqdm import tqdm
         c = self.config
         self.bar = tqdm(total=self.iterations, initial=min(self.start, self.iterations),
-                        disable=not (self.progress and self.master), desc=str(c.preset or self.dataset.name),
+                        disable=not (self.progress is True and self.master), desc=str(c.preset or self.dataset.name),
                         dynamic_ncols=True, leave=True)
         self._log = open(self.out_dir / METRICS_FILE, "a") if self.master else None
         return self
