@@ -18,7 +18,7 @@ PACKAGE = Path(gatelearn.__file__).parent
 
 # Lowest first. Each entry: the top-level modules / sub-packages of gatelearn on that layer.
 LAYERS: list[set[str]] = [
-    {"gates", "errors", "fileio"},       # the gate table, exceptions, atomic writes
+    {"gates", "errors", "fileio", "progress"},   # the gate table, exceptions, atomic writes, progress lines
     {"kernels"},                         # fused CPU kernels of the torch layers
     {"circuit"},                         # IR, builder, simulator, passes, reports (no torch)
     {"tools"},                           # wrappers of external programs: ABC, yosys, simulators

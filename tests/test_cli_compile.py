@@ -23,7 +23,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
-    assert main(["compile", str(run_dir), "--target", "c", "--out", str(tmp_path / "c")]) == 0
+    assert main(["compile", str(run_dir), "--target", "c", "--out", str(tmp_path / "c"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["check"]["agree"] and rep["gates_after_passes"] < rep["gates_lowered"]
     assert (run_dir / "circuit.npz").exists()
@@ -31,7 +31,7 @@ def test_compile_predict_inspect_bench(run_dir, tmp_path, capsys):
         assert (tmp_path / "c" / f).exists()
     assert Circuit.load(run_dir / "circuit.npz").num_gates == rep["gates_after_passes"]
     # the numpy target: the standalone module and its tables, checked against the model too
-    assert main(["compile", str(run_dir), "--target", "numpy", "--out", str(tmp_path / "np")]) == 0
+    assert main(["compile", str(run_dir), "--target", "numpy", "--out", str(tmp_path / "np"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["check"]["agree"]
     assert {"gatelearn_net.py", "gatelearn_net.npz"} <= {f.name for f in (tmp_path / "np").iterdir()}
 

@@ -3,46 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 
-from .. import runs
-from ..backends.c import CProgram, throughput
 from ..data.feature_files import read_features
+from ..flows.bench import bench
 from ._args import MAX_THREADS, int_in, positive_float, positive_int
-from .compile import check_inputs
+from ._output import add_json_flag, key_value_table, on_interrupt, show
 
 
 def run(args: argparse.Namespace) -> int:
-    rd = runs.run_dir(args.run_dir)
-    circuit = runs.best_circuit(rd)
-    x = read_features(args.input) if args.input else check_inputs(circuit, args.samples, seed=1)
-    old = os.environ.get("GATELEARN_CACHE")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["GATELEARN_CACHE"] = tmp       # a fresh build, so compile time is measured
-        try:
-            prog = CProgram(circuit)
-        finally:
-            if old is None:
-                os.environ.pop("GATELEARN_CACHE", None)
-            else:
-                os.environ["GATELEARN_CACHE"] = old
-        cores = args.threads or os.cpu_count() or 1
-        one = throughput(prog, x, 1, args.seconds)
-        allc = throughput(prog, x, cores, args.seconds)
-    rep = {"run_dir": str(rd), "gates": circuit.num_gates, "inputs": int(x.shape[1]), "samples": int(len(x)),
-           "input_dtype": str(prog.prepare(x[:1]).dtype), "samples_per_s_1core": round(one),
-           "samples_per_s_all_cores": round(allc), "threads_all_cores": cores,
-           "gate_evals_per_s_1core": float(f"{one * circuit.num_gates:.4g}"),
-           "compile_seconds": round(prog.generate_seconds + prog.compile_seconds, 2),
-           "generate_seconds": round(prog.generate_seconds, 2), "block_samples": prog.block_samples}
-    if args.json:
-        print(json.dumps(rep))
-    else:
-        for k, v in rep.items():
-            print(f"{k:28s} {v}")
+    x = read_features(args.input) if args.input else None
+    with on_interrupt("bench writes nothing, so nothing was changed"):
+        rep = bench(args.run_dir, x, args.samples, args.seconds, args.threads)
+    show(args, rep, lambda: _table(rep))
     return 0
+
+
+def _table(r: dict) -> str:
+    return key_value_table([
+        ("run directory", r["run_dir"]),
+        ("gates", r["gates"]),
+        ("inputs", f"{r['samples']:,} samples x {r['inputs']:,} features ({r['input_dtype']})"),
+        ("samples/s, 1 thread", r["samples_per_s_1core"]),
+        (f"samples/s, {r['threads_all_cores']} threads", r["samples_per_s_all_cores"]),
+        ("gate evaluations/s, 1 thread", f"{r['gate_evals_per_s_1core']:.3g}"),
+        ("compile", f"{r['compile_seconds']:.2f} s (generating the C: {r['generate_seconds']:.2f} s)"),
+        ("samples per block", r["block_samples"]),
+    ])
 
 
 def register(sub) -> None:
@@ -53,5 +39,5 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=positive_float, default=2.0, help="minimum timed seconds per measurement")
     p.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0,
                    help="threads for the all-cores figure (default 0: all)")
-    p.add_argument("--json", action="store_true")
+    add_json_flag(p)
     p.set_defaults(func=run)

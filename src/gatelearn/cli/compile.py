@@ -1,67 +1,79 @@
-"""gatelearn compile RUN_DIR --target c|numpy [--out DIR]: lower the trained model, run the
-passes, write RUN_DIR/circuit.npz, emit the artifact (c: NAME.c, NAME.h, NAME_main.c and the built
-library; numpy: the standalone module NAME.py with its tables NAME.npz, and circuit.npz) and check
-it against the model."""
+"""gatelearn compile RUN_DIR --target c|numpy [--out DIR] [--json]: lower the trained model, run
+the passes, write RUN_DIR/circuit.npz, emit the artifact (c: NAME.c, NAME.h, NAME_main.c and the
+built library; numpy: the standalone module NAME.py with its tables NAME.npz, and circuit.npz)
+and check it against the model. Prints a table of what it made (--json: the same as JSON)."""
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .. import runs
+from .. import progress, runs
 from ..backends import TARGETS, compile_circuit, emit
 from ..backends.base import check_name
-from ..backends.common import num_features
 from ..circuit.passes import optimize
 from ..errors import GatelearnError
+from ..flows.bench import random_inputs
+from ..lowering import lower
 from ..verification.agreement import agree_with_model
 from ._args import non_negative_int
 from ._lock import writes_run_dir
+from ._output import add_json_flag, key_value_table, on_interrupt, show
 
-
-def check_inputs(circuit, n: int, seed: int = 0) -> np.ndarray:
-    """Random raw inputs for a quick agreement check: uint8 for threshold encoders (all values
-    appear), category codes for one-hot columns."""
-    rng = np.random.default_rng(seed)
-    F = num_features(circuit)
-    if circuit.encoder is None:
-        return rng.integers(0, 2, (n, F)).astype(np.uint8)
-    enc = circuit.encoder
-    hi = np.full(F, 256.0)
-    eq = enc.op == 1
-    if eq.any():   # one-hot features: codes 0 .. max value seen (so every bit can be on)
-        for f in np.unique(enc.feature[eq]):
-            hi[f] = enc.value[(enc.feature == f) & eq].max() + 1
-    return (rng.random((n, F)) * hi).astype(np.int64).astype(np.uint8 if (hi <= 256).all() else np.float32)
+# the quick agreement check's random inputs (bench and tests import it from here)
+check_inputs = random_inputs
 
 
 def run(args: argparse.Namespace) -> int:
+    written: list[str] = []     # files in place, each complete (every write is atomic)
+    done: list[bool] = []       # set once the whole artifact is written
+
+    def left() -> str:
+        if done:
+            return f"every file was written ({', '.join(written)}); only the check against the model was cut short"
+        if not written:
+            return "nothing was written"
+        return (f"written so far: {', '.join(written)} (each complete); the rest of the artifact is missing: "
+                f"run gatelearn compile again")
+
+    with on_interrupt(left):
+        return _compile(args, written, done)
+
+
+def _compile(args: argparse.Namespace, written: list[str], done: list[bool]) -> int:
     rd = runs.run_dir(args.run_dir)
     check_name(args.name, args.target)     # a bad name writes nothing, not even circuit.npz
-    model = runs.load_model(rd)
+    with progress.step("loading the trained model"):
+        model = runs.load_model(rd)
     t0 = time.perf_counter()
-    lowered = runs.model_circuit(rd)
-    optimized, log = optimize(lowered)
+    with progress.step("lowering the model to a circuit"):
+        lowered = lower(model)      # what runs.model_circuit does, without loading the model twice
+    with progress.step(f"running gatelearn's passes on {lowered.num_gates:,} gates"):
+        optimized, log = optimize(lowered)
     optimized.save(rd / runs.CIRCUIT_FILE)
+    written.append(str(rd / runs.CIRCUIT_FILE))
     pass_seconds = time.perf_counter() - t0
     circuit = runs.best_circuit(rd)
     out = Path(args.out) if args.out else rd / runs.ARTIFACTS_DIR / args.target
     out.mkdir(parents=True, exist_ok=True)
     t1 = time.perf_counter()
     if args.target == "c":
-        prog = compile_circuit(circuit, "c", name=args.name, portable=args.portable)
+        with progress.step(f"compiling {circuit.num_gates:,} gates to C"):
+            prog = compile_circuit(circuit, "c", name=args.name, portable=args.portable)
         paths = prog.source.write(out)
+        written.extend(str(p) for p in paths.values())
         shutil.copyfile(prog.path, out / prog.path.name)
         artifact = [str(p) for p in paths.values()] + [str(out / prog.path.name)]
     else:
-        prog = compile_circuit(circuit, "numpy")
-        paths = emit(circuit, "numpy", args.name).write(out)
+        with progress.step(f"writing {circuit.num_gates:,} gates as a NumPy module"):
+            prog = compile_circuit(circuit, "numpy")
+            paths = emit(circuit, "numpy", args.name).write(out)
+        written.extend(str(p) for p in paths.values())
         circuit.save(out / "circuit.npz")
         artifact = [str(out / "circuit.npz")] + [str(p) for p in paths.values()]
+    written[:] = [str(rd / runs.CIRCUIT_FILE)] + artifact
+    done.append(True)
     build_seconds = time.perf_counter() - t1
     report = {"run_dir": str(rd), "target": args.target, "gates_lowered": lowered.num_gates,
               "gates_after_passes": optimized.num_gates, "gates_used": circuit.num_gates,
@@ -69,13 +81,32 @@ def run(args: argparse.Namespace) -> int:
               "pass_seconds": round(pass_seconds, 3), "build_seconds": round(build_seconds, 3)}
     if args.check:
         x = check_inputs(circuit, args.check)
-        report["check"] = agree_with_model(model, prog, x)
+        with progress.step(f"checking the {args.target} artifact against the model on {args.check:,} inputs"):
+            report["check"] = agree_with_model(model, prog, x)
         if not report["check"]["agree"]:
-            print(json.dumps(report, indent=2))
+            show(args, report, lambda: _table(report))
             raise GatelearnError(f"the compiled circuit disagrees with the model on {report['check']['mismatches']} "
                                  f"of {args.check} random inputs; please report this as a bug")
-    print(json.dumps(report, indent=2))
+    show(args, report, lambda: _table(report))
     return 0
+
+
+def _table(r: dict) -> str:
+    check = r.get("check")
+    if check is None:
+        agreement = "not checked (--check 0)"
+    elif check["agree"]:
+        agreement = f"agrees on all {check['samples']:,} random inputs (class scores and classes)"
+    else:
+        agreement = f"DISAGREES on {check['mismatches']:,} of {check['samples']:,} random inputs"
+    gates = f"{r['gates_lowered']:,} lowered -> {r['gates_after_passes']:,} after passes"
+    if r["gates_used"] != r["gates_after_passes"]:
+        gates += f" -> {r['gates_used']:,} used (ABC's circuit.abc.npz)"
+    return key_value_table([
+        ("run directory", r["run_dir"]), ("target", r["target"]), ("gates", gates),
+        ("circuit", r["circuit"]), ("artifact", r["artifact"]),
+        ("passes", f"{r['pass_seconds']:.2f} s"), ("build", f"{r['build_seconds']:.2f} s"),
+        ("check against the model", agreement)])
 
 
 def register(sub) -> None:
@@ -89,4 +120,5 @@ def register(sub) -> None:
     p.add_argument("--portable", action="store_true", help="build with 64-bit words, no SIMD (target c)")
     p.add_argument("--check", type=non_negative_int, default=512, metavar="N",
                    help="compare with model.eval() on N random inputs (0: skip; default 512)")
+    add_json_flag(p)
     p.set_defaults(func=writes_run_dir(run))

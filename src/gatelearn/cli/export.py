@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ._args import int_in, non_negative_int, positive_int
 from ._lock import writes_run_dir
+from ._output import add_json_flag, column_table, on_interrupt, show
 
 
 def register(sub) -> None:
@@ -24,24 +25,47 @@ def register(sub) -> None:
     p.add_argument("--vectors", type=positive_int, default=256, help="random golden vectors in the testbench")
     p.add_argument("--dataset", default=None,
                    help="use the first --vectors test samples of this dataset (gatelearn.data) as golden vectors")
+    add_json_flag(p)
     p.set_defaults(func=writes_run_dir(run))
 
 
 def run(args) -> int:
     from ..flows.export import export
-    x = None
-    if args.dataset:
-        from ..data.datasets import load_dataset
-        x = load_dataset(args.dataset).x_test[:args.vectors]
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    m = export(args.run_dir, formats, args.pipeline, args.name, args.vectors, x, frac_bits=args.frac_bits)
+    written = []
+
+    def left() -> str:
+        if not written:
+            return "nothing was written (artifacts/ and its manifest are as they were)"
+        return (f"written before the stop, each complete: {', '.join(p.name for p in written)}; "
+                "artifacts/manifest.json was not updated: run gatelearn export again")
+
+    with on_interrupt(left):
+        x = None
+        if args.dataset:
+            from .. import progress
+            from ..data.datasets import load_dataset
+            with progress.step(f"loading the {args.dataset} test set for the golden vectors"):
+                x = load_dataset(args.dataset).x_test[:args.vectors]
+        formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+        m = export(args.run_dir, formats, args.pipeline, args.name, args.vectors, x, frac_bits=args.frac_bits,
+                   written=written)
+    show(args, m, lambda: _table(m))
+    return 0
+
+
+def _table(m: dict) -> str:
+    rows = []
     for e in m["artifacts"]:
-        extra = ""
+        note = ""
         if e["kind"] == "verilog":
             s = e["spec"]
             fmt = "bits" if s["bits_input"] else (
                 f"{s['width']}-bit inputs, {'/'.join(map(str, sorted(set(s.get('frac_bits') or [0]))))} "
                 f"fractional bits, {'exact' if not s.get('grid_only') else 'exact only on the grid'}")
-            extra = f"latency {s['latency']}, {fmt}"
-        print(f"{e['kind']:10s} artifacts/{e['file']} {extra}")
-    return 0
+            note = f"latency {s['latency']}, {fmt}"
+        elif e["kind"] == "testbench":
+            note = f"{e.get('vectors', 0):,} golden vectors for {e.get('design')}"
+        elif e["kind"] in ("aiger", "blif"):
+            note = "gate network only"
+        rows.append([e["kind"], f"artifacts/{e['file']}", e.get("gates"), e.get("depth"), note])
+    return column_table(["kind", "file", "gates", "depth", "notes"], rows)

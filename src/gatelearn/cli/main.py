@@ -1,6 +1,10 @@
 """The ``gatelearn`` command. Each subcommand lives in its own module of this package and
 defines ``register(subparsers)``, which adds its parser and sets ``func`` (args -> exit code).
 
+Results go to stdout (a table, or JSON with ``--json``: :mod:`._output`), what a command is doing
+to stderr (:mod:`gatelearn.progress`; ``GATELEARN_QUIET=1`` silences it). ``gatelearn --version``
+prints the installed version.
+
 Whatever goes wrong ends in one line on stderr, ``gatelearn COMMAND: error: ...`` (with
 ``GATELEARN_DEBUG=1`` the traceback comes first), and one of these exit codes:
 
@@ -27,11 +31,12 @@ import pkgutil
 import sys
 import traceback
 
+from .. import progress
 from ..errors import FileFormatError, GatelearnError, InputError
 
 EXIT_CODES = """exit codes: 0 success; 1 a failed tool or proof, the system (disk full, out of memory) or a bug in
 gatelearn; 2 bad input (a flag, a setting, a file, a path); 130 interrupted; 141 stdout closed early (| head).
-GATELEARN_DEBUG=1 prints the traceback of an error too."""
+GATELEARN_DEBUG=1 prints the traceback of an error too; GATELEARN_QUIET=1 turns off the progress lines (stderr)."""
 
 # OS errors about a path the user named (a bad --out, a read-only run directory): bad input, exit
 # code 2. Any other OS error (disk full, I/O error, too many open files) is the system's: 1.
@@ -60,6 +65,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gatelearn", description=(
         "Train logic gate networks and compile them into verified circuits."), epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"gatelearn {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     package = importlib.import_module(__package__)
@@ -72,16 +78,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version (what pip sees), else the package's own ``__version__``
+    (a source tree on PYTHONPATH that was never installed)."""
+    from importlib import metadata
+    try:
+        return metadata.version("gatelearn")
+    except metadata.PackageNotFoundError:
+        import gatelearn
+        return getattr(gatelearn, "__version__", "unknown")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``gatelearn ARGV``; returns the exit code (see the module's docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:
+        # without building the parser, which imports every subcommand (and torch): 2 s for one line
+        print(f"gatelearn {version()}")
+        return 0
+    return _run(argv, reraise_interrupt=False)
+
+
+def run_nested(argv: list[str]) -> int:
+    """``main(argv)`` for a command that runs other commands (the demo): the same one-line errors
+    and exit codes, but a Ctrl-C propagates (KeyboardInterrupt, with the inner command's message)
+    so that the outer command says what it had done, in the one line a Ctrl-C ends with."""
+    return _run(argv, reraise_interrupt=True)
+
+
+def _run(argv: list[str], reraise_interrupt: bool) -> int:
     args = build_parser().parse_args(argv)
     prefix = f"gatelearn {args.command}"
     try:
-        code = int(args.func(args) or 0)
+        with progress.command(prefix):
+            code = int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not as a traceback at interpreter exit
         return code
     except KeyboardInterrupt as exc:
-        # `gatelearn train` says where it stopped and how to continue; a plain Ctrl-C says nothing
+        if reraise_interrupt:
+            raise KeyboardInterrupt(str(exc) or "interrupted") from None
+        # each command says what it interrupted and what is left on disk (cli._output.on_interrupt)
         _say(f"{prefix}: {exc or 'interrupted'}")
         return 130
     except BrokenPipeError:

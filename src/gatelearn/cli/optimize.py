@@ -1,10 +1,9 @@
 """``gatelearn optimize RUN_DIR``: ABC on the gate network; keeps circuit.abc.npz if smaller."""
 from __future__ import annotations
 
-import json
-
 from ._args import positive_float
 from ._lock import writes_run_dir
+from ._output import add_json_flag, key_value_table, on_interrupt, show
 
 
 def register(sub) -> None:
@@ -19,22 +18,46 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per ABC call")
     p.add_argument("--from-model", action="store_true",
                    help="start from the model as lowered, before gatelearn's passes (what ABC alone achieves)")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_json_flag(p)
     p.set_defaults(func=writes_run_dir(run))
 
 
 def run(args) -> int:
+    from .. import runs
     from ..flows.optimize import optimize
-    r = optimize(args.run_dir, args.script, args.timeout, from_model=args.from_model)
-    if args.json:
-        print(json.dumps(r.to_dict(), indent=2))
-        return 0
-    print(f"ABC script: {r.script}")
-    print(f"AND nodes : {r.ands_naive} gate by gate, {r.ands_before} after strash -> {r.ands_after} after the script "
-          f"({r.ands_naive / max(r.ands_after, 1):.2f}x / {r.ands_before / max(r.ands_after, 1):.2f}x)")
-    print(f"AIG levels: {r.levels_before} -> {r.levels_after}")
-    print(f"IR gates  : {r.gates_before} -> {r.gates_after}; depth {r.depth_before} -> {r.depth_after}")
-    print(f"cec       : {'proven equivalent' if r.proven else 'NOT proven'}")
-    print(f"kept      : {r.file if r.kept else 'no (not smaller or not proven); circuit.abc.npz unchanged'}")
-    print(f"time      : {r.seconds:.1f} s")
+    abc_file = runs.run_dir(args.run_dir) / runs.ABC_CIRCUIT_FILE
+    before = _stamp(abc_file)
+
+    def left() -> str:
+        # circuit.abc.npz is written last, in one atomic step, and only when ABC's result is kept
+        if _stamp(abc_file) != before:
+            return f"{abc_file} was already written, complete (ABC's result, proven and smaller)"
+        return f"{runs.ABC_CIRCUIT_FILE} was not changed"
+
+    with on_interrupt(left):
+        r = optimize(args.run_dir, args.script, args.timeout, from_model=args.from_model)
+    show(args, r.to_dict(), lambda: _table(r))
     return 0
+
+
+def _stamp(f) -> tuple | None:
+    try:
+        st = f.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _table(r) -> str:
+    return key_value_table([
+        ("ABC script", r.script),
+        ("AND nodes", f"{r.ands_naive:,} gate by gate, {r.ands_before:,} after strash -> {r.ands_after:,} after the "
+                      f"script ({r.ands_naive / max(r.ands_after, 1):.2f}x / "
+                      f"{r.ands_before / max(r.ands_after, 1):.2f}x)"),
+        ("AIG levels", f"{r.levels_before} -> {r.levels_after}"),
+        ("IR gates", f"{r.gates_before:,} -> {r.gates_after:,}"),
+        ("depth", f"{r.depth_before} -> {r.depth_after}"),
+        ("cec", "proven equivalent" if r.proven else "NOT proven"),
+        ("kept", r.file if r.kept else "no (not smaller or not proven); circuit.abc.npz unchanged"),
+        ("time", f"{r.seconds:.1f} s"),
+    ])

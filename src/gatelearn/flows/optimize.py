@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import runs
+from .. import progress, runs
 from ..backends import aiger
 from ..circuit.ir import Circuit
 from ..errors import FileFormatError
@@ -57,7 +57,8 @@ def optimize(run_dir, script: str | None = None, timeout: float = 600.0,
     t0 = time.perf_counter()
     run = runs.run_dir(run_dir)
     script = script or abc.DEFAULT_SCRIPT
-    base = runs.model_circuit(run) if from_model else runs.base_circuit(run)
+    with progress.step("lowering the trained model" if from_model else "reading the run's circuit"):
+        base = runs.model_circuit(run) if from_model else runs.base_circuit(run)
     with tempfile.TemporaryDirectory(prefix="gatelearn-opt-") as tmp:
         src, dst = Path(tmp) / "in.aig", Path(tmp) / "out.aig"
         aiger.write_aiger(base, src)          # the gate network only

@@ -1,23 +1,25 @@
-"""``gatelearn report``: hardware figures of a run's best circuit."""
+"""``gatelearn report``: hardware figures of a run's best circuit, its accuracy and its compiled
+speed. The tools' steps (ABC, yosys) show as progress lines while they run."""
 from __future__ import annotations
 
 import json
 import tempfile
 from pathlib import Path
 
-from .. import runs
+from .. import progress, runs
 from ..backends import aiger, emit
-from ..errors import FileFormatError, GatelearnError, InputError
+from ..errors import FileFormatError, GatelearnError, InputError, ToolError
+from .bench import quick_throughput
 from .manifest import load_manifest, source_name
 from .verify import VERIFY_FILE
 
-__all__ = ["report", "DWN_MNIST"]
+__all__ = ["report", "training_accuracy", "DWN_MNIST"]
 
 # Published figure printed beside MNIST (784 features, 10 classes) reports, for comparison.
 DWN_MNIST = "DWN (ICML 2024), MNIST on FPGA: 2,100-4,600 LUTs at 98.3% accuracy"
 
 
-def _accuracy(run: Path) -> dict:
+def training_accuracy(run: Path) -> dict:
     """Accuracy figures from the training summary (empty when the run has none)."""
     f = run / "summary.json"
     if not f.exists():
@@ -33,20 +35,27 @@ def _accuracy(run: Path) -> dict:
     return out
 
 
-def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 900.0) -> dict:
-    """Figures of RUN_DIR's best circuit: gates, depth, ABC AND count and levels, 6-LUTs and LUT
-    depth (the network mapped by ABC; with ``full_luts`` also the whole design, its encoder and
-    head mapped by yosys), latency, accuracy."""
+def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 900.0,
+           throughput: bool = True) -> dict:
+    """Figures of RUN_DIR's best circuit: gates (lowered, after gatelearn's passes, the best
+    circuit), depth, ABC AND count and levels, 6-LUTs and LUT depth (the network mapped by ABC;
+    with ``full_luts`` also the whole design, its encoder and head mapped by yosys), latency,
+    accuracy, and with ``throughput`` the samples per second of the circuit compiled to C on one
+    thread (a short timing; skipped with a note when no C compiler works)."""
     from ..tools import abc, yosys
     run = runs.run_dir(run_dir)
-    best = runs.best_circuit(run)
-    out: dict = {"run": str(run), "circuit": source_name(run, best),
-                 "gates": best.num_gates, "depth": best.depth(), "inputs": best.num_inputs,
-                 "outputs": best.num_outputs}
-    try:
-        out["model_gates"] = runs.model_circuit(run).num_gates
-    except GatelearnError:
-        pass
+    with progress.step("reading the run's circuits"):
+        best = runs.best_circuit(run)
+        # the circuit of gatelearn's passes is the best one unless ABC's (circuit.abc.npz) is smaller
+        base = runs.base_circuit(run) if best.meta.get("file") == runs.ABC_CIRCUIT_FILE else best
+        out: dict = {"run": str(run), "circuit": source_name(run, best),
+                     "gates": best.num_gates, "depth": best.depth(), "inputs": best.num_inputs,
+                     "outputs": best.num_outputs, "gates_after_passes": base.num_gates}
+    with progress.step("lowering the trained model"):
+        try:
+            out["model_gates"] = runs.model_circuit(run).num_gates
+        except GatelearnError:
+            pass
     with tempfile.TemporaryDirectory(prefix="gatelearn-report-") as tmpdir:
         tmp = Path(tmpdir)
         a = aiger.write_aiger(best, tmp / "net.aig")          # the gate network only
@@ -61,7 +70,8 @@ def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 
             out["luts_network"], out["lut_depth_network"] = net.luts, net.levels
             if full_luts and best.head is not None:
                 try:
-                    design = emit(best, "verilog", "gatelearn_model")
+                    with progress.step("writing the whole design as Verilog"):
+                        design = emit(best, "verilog", "gatelearn_model")
                 except InputError as exc:
                     # the default input format cannot hold the thresholds: no whole design to count
                     out["luts_full_note"] = f"no whole-design LUT count: {exc}"
@@ -71,10 +81,18 @@ def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 
                                          blackbox={"gatelearn_model_net": net.levels}, fast=True)
                     out["luts_encoder_head"] = rest.luts
                     out["luts_full"], out["lut_depth_full"] = net.luts + rest.luts, rest.depth
+    if throughput:
+        if best.head is None:
+            out["throughput_note"] = "no throughput: the circuit has no classifier head (GroupSum)"
+        else:
+            try:
+                out["samples_per_s_1thread"] = round(quick_throughput(best))
+            except ToolError as exc:     # no C compiler: the hardware figures still stand
+                out["throughput_note"] = f"no throughput: {str(exc).splitlines()[0]}"
     manifest = load_manifest(run)
     out["pipeline_latency"] = {e["top"]: e["spec"]["latency"] for e in manifest["artifacts"]
                                if e.get("kind") == "verilog"}
-    out["accuracy"] = _accuracy(run)
+    out["accuracy"] = training_accuracy(run)
     if best.encoder is not None and best.encoder.num_features == 784 and best.head and best.head.classes == 10:
         out["reference"] = DWN_MNIST
     vf = run / VERIFY_FILE

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from .. import runs
+from .. import progress, runs
 from ..backends import aiger
 from ..backends.verilog import HwSpec, hw_spec
 from ..circuit.ir import Circuit
@@ -49,28 +50,40 @@ VERIFY_FILE = "verify.json"
 C_DIR, NUMPY_DIR = "c", "numpy"          # where gatelearn compile --target c|numpy writes
 
 
-def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> VerifyReport:
+def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True,
+           on_check: Callable[[Check], None] | None = None) -> VerifyReport:
     """Prove every circuit and hardware artifact of RUN_DIR equivalent to the trained model's
     circuit and test its C and NumPy artifacts; with ``include_circuits`` the IR circuits too, and
-    the report goes to RUN_DIR/verify.json."""
+    the report goes to RUN_DIR/verify.json. ``on_check`` is called with each check as soon as it
+    is done (a proof of a large design takes minutes: the CLI prints each result as it comes);
+    each check running longer than a couple of seconds shows as a progress line meanwhile."""
     run = runs.run_dir(run_dir)
-    ref = runs.model_circuit(run)
+    # the manifest first: a malformed one is bad input, reported before minutes of proofs
+    manifest = load_manifest(run)
+    with progress.step("lowering the trained model (the reference of every check)"):
+        ref = runs.model_circuit(run)
     report = VerifyReport()
+
+    def add(*checks: Check) -> None:
+        for c in checks:
+            report.checks.append(c)
+            if on_check is not None:
+                on_check(c)
+
     with tempfile.TemporaryDirectory(prefix="gatelearn-verify-") as tmpdir:
         tmp = Path(tmpdir)
         ref_net = aiger.write_aiger(ref, tmp / "ref_net.aig")
         if include_circuits:
-            report.checks += _check_circuits(run, ref, ref_net, tmp, timeout)
+            _check_circuits(run, ref, ref_net, tmp, timeout, add)
         art = run / runs.ARTIFACTS_DIR
-        manifest = load_manifest(run)
         entries, bad, listed = _entries(manifest)
-        report.checks += bad
+        add(*bad)
         if art.is_dir():
             for f in sorted(art.iterdir()):
                 if f.suffix in (".aig", ".blif", ".v") and f.name not in listed:
-                    report.checks.append(Check(f"artifacts/{f.name}", "unknown artifact", "FAILED",
-                                               "not listed in artifacts/manifest.json (not written by gatelearn "
-                                               "export), so what it should compute is unknown; remove it or re-export"))
+                    add(Check(f"artifacts/{f.name}", "unknown artifact", "FAILED",
+                              "not listed in artifacts/manifest.json (not written by gatelearn "
+                              "export), so what it should compute is unknown; remove it or re-export"))
         for e in entries:
             f = art / e["file"]
             item = f"artifacts/{e['file']}"
@@ -79,10 +92,11 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
                     report.not_checked.append((item, "testbench, run by a simulator, not by verify"))
                 continue
             if not f.exists():
-                report.checks.append(Check(item, e["kind"], "FAILED", "listed in the manifest but missing"))
+                add(Check(item, e["kind"], "FAILED", "listed in the manifest but missing"))
                 continue
             if e["kind"] in ("aiger", "blif"):
-                report.checks.append(cec_check(item, f"{e['kind']} gate network vs model", ref_net, f, timeout))
+                with progress.step(f"proving {item} equivalent to the model (ABC cec)"):
+                    add(cec_check(item, f"{e['kind']} gate network vs model", ref_net, f, timeout))
             elif e["kind"] == "verilog":
                 try:
                     spec = _claimed_spec(ref, e)
@@ -90,22 +104,23 @@ def verify(run_dir, timeout: float = 600.0, include_circuits: bool = True) -> Ve
                     if not isinstance(net, str):
                         raise TypeError(f"'net' is {net!r}")
                 except InputError as exc:
-                    report.checks.append(Check(item, "verilog", "FAILED", f"does not fit the model: {exc}"))
+                    add(Check(item, "verilog", "FAILED", f"does not fit the model: {exc}"))
                     continue
                 except (KeyError, TypeError, ValueError) as exc:
-                    report.checks.append(Check(item, "verilog", "FAILED", f"its manifest entry is malformed "
-                                               f"({type(exc).__name__}: {exc}); re-run gatelearn export"))
+                    add(Check(item, "verilog", "FAILED", f"its manifest entry is malformed "
+                              f"({type(exc).__name__}: {exc}); re-run gatelearn export"))
                     continue
-                report.checks += prove_verilog(ref, spec, f, net, tmp, timeout, item)
-        _check_programs(report, art, ref, tmp, timeout, include_circuits)
+                with progress.step(f"proving {item} equivalent to the model (yosys, ABC cec)"):
+                    add(*prove_verilog(ref, spec, f, net, tmp, timeout, item))
+        _check_programs(report, art, ref, tmp, timeout, include_circuits, add)
     if include_circuits:
         atomic_write_text(run / VERIFY_FILE, json.dumps(report.to_dict(), indent=2) + "\n")
     return report
 
 
-def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: float) -> list[Check]:
+def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: float,
+                    add: Callable[..., None]) -> None:
     """circuit.npz and circuit.abc.npz: the model's interface, and its gate network."""
-    checks = []
     for fname in (runs.CIRCUIT_FILE, runs.ABC_CIRCUIT_FILE, f"{runs.ARTIFACTS_DIR}/{NUMPY_DIR}/{runs.CIRCUIT_FILE}"):
         f = run / fname
         if not f.exists():
@@ -113,16 +128,15 @@ def _check_circuits(run: Path, ref: Circuit, ref_net: Path, tmp: Path, timeout: 
         try:
             c = Circuit.load(f)
         except FileFormatError as exc:
-            checks.append(Check(fname, "IR circuit", "error", str(exc)))
+            add(Check(fname, "IR circuit", "error", str(exc)))
             continue
         diff = same_interface(c, ref)
         if diff:
-            checks.append(Check(fname, "IR circuit", "FAILED", f"has {diff} than the model"))
+            add(Check(fname, "IR circuit", "FAILED", f"has {diff} than the model"))
             continue
-        net = aiger.write_aiger(c, tmp / f"{fname}.aig")
-        checks.append(cec_check(fname, "IR circuit: gate network vs model (encoder and head equal)",
-                                ref_net, net, timeout))
-    return checks
+        with progress.step(f"proving {fname} equivalent to the model (ABC cec)"):
+            net = aiger.write_aiger(c, tmp / f"{fname}.aig")
+            add(cec_check(fname, "IR circuit: gate network vs model (encoder and head equal)", ref_net, net, timeout))
 
 
 def _entries(manifest: dict) -> tuple[list[dict], list[Check], set[str]]:
@@ -151,18 +165,21 @@ def _entries(manifest: dict) -> tuple[list[dict], list[Check], set[str]]:
 
 
 def _check_programs(report: VerifyReport, art: Path, ref: Circuit, tmp: Path, timeout: float,
-                    include_circuits: bool) -> None:
+                    include_circuits: bool, add: Callable[..., None]) -> None:
     """Test the C libraries in artifacts/c and the NumPy modules in artifacts/numpy; list the
     files there that no check covers."""
     covered: set[Path] = set()
     cdir, npdir = art / C_DIR, art / NUMPY_DIR
     for name in c_artifacts(cdir):
         covered |= {cdir / f"{name}.c", cdir / f"{name}.h"}
-        report.checks.append(check_c_artifact(ref, cdir, name, f"{runs.ARTIFACTS_DIR}/{C_DIR}/{name}.c", tmp, timeout))
+        item = f"{runs.ARTIFACTS_DIR}/{C_DIR}/{name}.c"
+        with progress.step(f"testing {item} against the model (built from its sources)"):
+            add(check_c_artifact(ref, cdir, name, item, tmp, timeout))
     for name in numpy_artifacts(npdir):
         covered |= {npdir / f"{name}.py", npdir / f"{name}.npz"}
-        report.checks.append(check_numpy_artifact(ref, npdir, name, f"{runs.ARTIFACTS_DIR}/{NUMPY_DIR}/{name}.py",
-                                                  tmp, timeout))
+        item = f"{runs.ARTIFACTS_DIR}/{NUMPY_DIR}/{name}.py"
+        with progress.step(f"testing {item} against the model"):
+            add(check_numpy_artifact(ref, npdir, name, item, tmp, timeout))
     if include_circuits:
         covered.add(npdir / runs.CIRCUIT_FILE)      # proven with the IR circuits
     libs = {f"lib{name}.so" for name in c_artifacts(cdir)}

@@ -2,8 +2,10 @@
 
 Every kernel goes through :class:`Extension`, so all of them share the same rules:
 - built on first use with ``-O3 -march=native -fopenmp`` and cached on disk; while it builds,
-  one line on stderr says so (a first run waits about a minute), and the training loop builds
-  them before its clock starts;
+  a progress line on stderr says so (a first run waits about a minute) and another one how long
+  it took (:mod:`gatelearn.progress`: ``GATELEARN_QUIET=1`` silences them). Whoever calls
+  :meth:`Extension.get` gets these lines for free; :func:`ensure_built` builds every kernel (or the
+  named ones) up front, e.g. before a training clock starts;
 - the cache folder and the extension name carry a hash of everything that changes the build
   (:func:`build_signature`): torch's version, ABI and include paths (which differ between
   virtual environments), the compiler and its version, the flags, the sources, the Python ABI
@@ -34,12 +36,16 @@ from pathlib import Path
 
 import torch
 
+from .. import progress
+
 NO_EXTENSION_ENV = "GATELEARN_NO_EXTENSION"
 # -fno-math-errno / -fno-trapping-math: the kernels never read errno or FP traps, and without
 # these GCC keeps math calls and clamps scalar, unvectorized.
 FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 LDFLAGS = ["-fopenmp"]
-BUILDING_MESSAGE = "gatelearn: building the CPU kernels (first run, about a minute): {what}"
+BUILDING_MESSAGE = "building the CPU kernels (first run only, about a minute): {what}"
+BUILT_MESSAGE = "built the {what} in {seconds}"
+_REGISTRY: dict[str, Extension] = {}     # name -> the package's Extension of that kernel (ensure_built)
 
 
 def disabled_by_env() -> bool:
@@ -129,6 +135,7 @@ class Extension:
         self.module = None
         self.error: str | None = None
         self._lock = threading.Lock()
+        _REGISTRY.setdefault(name, self)   # the first one made (the package's own) is the one to build
 
     def get(self):
         """The compiled module, or None (after one warning) when it cannot be built."""
@@ -164,14 +171,42 @@ class Extension:
         build_dir = cache_root() / name
         build_dir.mkdir(parents=True, exist_ok=True)
         with open(build_dir / ".gatelearn.lock", "w") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # another gatelearn process is building this kernel: say why nothing happens
+                with progress.step(f"waiting for another gatelearn process to build the {self.what}", delay=0):
+                    fcntl.flock(guard, fcntl.LOCK_EX)
             try:
                 (build_dir / "lock").unlink(missing_ok=True)
-                if not (build_dir / f"{name}.so").exists():
+                if (build_dir / f"{name}.so").exists():
                     # Everything that changes the build is in the folder's name, so a folder
-                    # holding the library needs no build; otherwise this takes a while.
-                    print(BUILDING_MESSAGE.format(what=self.what), file=sys.stderr, flush=True)
-                return load(name=name, sources=[str(self.source)], build_directory=str(build_dir),
-                            extra_cflags=FLAGS, extra_ldflags=LDFLAGS, verbose=False)
+                    # holding the library needs no build: loading it takes a moment, say nothing.
+                    return self._load(load, name, build_dir)
+                # Announced at once (no delay): the user is about to wait a minute for it.
+                with progress.step(BUILDING_MESSAGE.format(what=self.what), delay=0,
+                                   done=BUILT_MESSAGE.replace("{what}", self.what)):
+                    return self._load(load, name, build_dir)
             finally:
                 fcntl.flock(guard, fcntl.LOCK_UN)
+
+    def _load(self, load, name: str, build_dir: Path):
+        return load(name=name, sources=[str(self.source)], build_directory=str(build_dir),
+                    extra_cflags=FLAGS, extra_ldflags=LDFLAGS, verbose=False)
+
+
+def ensure_built(*names: str) -> dict[str, str | None]:
+    """Build (on a machine's first use, saying so on stderr with how long it took) or load the
+    CPU kernels now: all of gatelearn's, or the ones named (``"gatelearn_logic"``,
+    ``"gatelearn_conv_tree"``). Returns name -> None when the kernel is ready, else why it is
+    not (the caller then uses the PyTorch path, as :meth:`Extension.get` does).
+
+    For callers that want the build out of the way before something is timed (a training clock,
+    a benchmark); :meth:`Extension.get` builds on first use anyway, with the same messages."""
+    # The package's __init__ (imported before this module) made the logic kernel's Extension;
+    # conv_tree makes its own when imported.
+    from . import conv_tree  # noqa: F401
+    unknown = sorted(set(names) - set(_REGISTRY))
+    if unknown:
+        raise ValueError(f"unknown kernel(s) {unknown}; gatelearn has {sorted(_REGISTRY)}")
+    return {name: _REGISTRY[name].unavailable_reason() for name in (names or sorted(_REGISTRY))}

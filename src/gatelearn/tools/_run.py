@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import progress
 from ..errors import InputError, ToolError
 from ..fileio import atomic_path
 
@@ -67,31 +68,43 @@ class Tool:
 def run(tool: Tool, args: list[str], cwd: str | os.PathLike, timeout: float, what: str) -> str:
     """Run ``tool`` with ``args`` in ``cwd``; return stdout+stderr (ANSI colours removed).
 
-    A tool run in a :class:`Workdir` gets that folder as TMPDIR too: tools that make temporary
-    files of their own then use a safe path (yosys's ``abc`` pass names its temporary folder in
-    a script it hands ABC) and leave nothing behind."""
+    A run longer than a couple of seconds shows as a progress line ("ABC: mapping net.aig to
+    6-LUTs...", :mod:`gatelearn.progress`). A tool run in a :class:`Workdir` gets that folder as
+    TMPDIR too: tools that make temporary files of their own then use a safe path (yosys's
+    ``abc`` pass names its temporary folder in a script it hands ABC) and leave nothing behind."""
     cmd = [tool.path(), *args]
     env = {**os.environ, "TMPDIR": str(cwd)} if str(cwd) in _live_workdirs else None
-    try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    except OSError as exc:
-        raise ToolError(f"{tool.name} could not be started ({cmd[0]}): {exc}") from exc
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # The tool may have children (Verilator runs make and a C++ compiler): kill the group.
+    with progress.step(f"{tool.name}: {what}"):
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.communicate()
-        raise ToolError(f"{tool.name} timed out after {timeout:.0f} s while {what}; give it more time "
-                        f"(--timeout) or use a smaller circuit") from None
+            # its own session: a timeout kills the tool's whole process group (make, compilers)
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise ToolError(f"{tool.name} could not be started ({cmd[0]}): {exc}") from exc
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            raise ToolError(f"{tool.name} timed out after {timeout:.0f} s while {what}; give it more time "
+                            f"(--timeout) or use a smaller circuit") from None
+        except BaseException:
+            # Ctrl-C: in its own session the tool did not get the terminal's SIGINT, so it would
+            # run on, orphaned, after gatelearn stopped
+            _kill(proc)
+            raise
     text = ANSI.sub("", out.decode("utf-8", "replace"))
     if proc.returncode != 0:
         raise ToolError(f"{tool.name} failed (exit {proc.returncode}) while {what}:\n{tail(text)}")
     return text
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the tool and everything it started (Verilator runs make and a C++ compiler), and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
 
 
 def tail(text: str, lines: int = 15) -> str:

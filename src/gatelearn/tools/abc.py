@@ -83,7 +83,8 @@ def stats(path: Path, timeout: float = 120.0) -> AigStats:
     """ABC's statistics of the AIGER or BLIF file (after ``strash``)."""
     path = Path(path)
     with Workdir("gatelearn-abc-", ABC) as wd:
-        out = run_abc(f"read {wd.put(path)}; strash; print_stats", wd.path, timeout, f"reading {path.name}")
+        out = run_abc(f"read {wd.put(path)}; strash; print_stats", wd.path, timeout,
+                      f"counting the AND nodes of {path.name}")
     found = parse_stats(out)
     if not found:
         raise ToolError(f"ABC printed no statistics for {path}:\n{tail(out)}")
@@ -166,7 +167,7 @@ def cec(a: Path, b: Path, timeout: float = DEFAULT_TIMEOUT, by_order: bool = Fal
     limit = max(20, int(timeout) - 5)
     with Workdir("gatelearn-cec-", ABC) as wd:
         out = run_abc(f"cec -T {limit} -C 1000000 {flags}{wd.put(a)} {wd.put(b)}", wd.path, timeout,
-                      f"checking {a.name} against {b.name}", check=False)
+                      f"proving {a.name} equivalent to {b.name} (cec)", check=False)
     if re.search(r"Cannot open|Reading .* failed|has failed\.\s*$", out.split("Miter")[0], re.I | re.M):
         raise ToolError(f"ABC could not read {a} or {b}:\n{tail(out)}")
     if re.search(r"non-driven nets", out):
