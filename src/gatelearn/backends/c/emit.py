@@ -228,6 +228,31 @@ def array_fields(key: str, values) -> dict[str, str]:
     return {key: ",".join(map(str, v.tolist())), f"{key}_LEN": str(len(v))}
 
 
+def c_string(text: str) -> str:
+    """``text`` as a C string literal that reads back byte for byte: UTF-8, with quotes,
+    backslashes, ``?`` (C99 trigraphs: ``??/`` is a backslash) and every byte outside printable
+    ASCII written as escapes (three octal digits, so a following digit cannot extend them)."""
+    out = []
+    for byte in text.encode("utf-8", errors="replace"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def class_names(circuit: Circuit, classes: int) -> list[str]:
+    """The class names the circuit carries (``meta["class_names"]``, put there by the lowering
+    from the model's spec), or the indices as text when it has none that fit."""
+    names = circuit.meta.get("class_names")
+    if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) for n in names):
+        return list(names)
+    return [str(k) for k in range(classes)]
+
+
 def gate_expressions() -> str:
     """``GL_E<id>(j)``: item j of the current run, one macro per gate, from the gate table."""
     return "\n".join(f"#define GL_E{g.id}(j) {g.c.format(a='GL_W(a[j])', b='GL_W(b[j])')}" for g in GATES)
@@ -309,6 +334,8 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", word_bits: int = D
                                                                  BODY="\n".join(encode_lines[kind])).rstrip("\n")
                                  for kind, ctype in (("u8", "uint8_t"), ("f32", "float"))),
         "GATE_EXPRESSIONS": gate_expressions(), "GATE_CASES": gate_cases(),
+        # an initializer list, so that a program can index the names without calling anything
+        "CLASS_NAMES": "{" + ", ".join(c_string(n) for n in class_names(c, classes)) + "}",
     }
     files = {f"{name}.c": template("net.c").substitute(fields),
              f"{name}.h": template("net.h").substitute(fields),

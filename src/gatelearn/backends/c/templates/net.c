@@ -381,7 +381,7 @@ size_t ${NAME}_block_samples(void) { return GL_BLOCK; }
     long nblocks = (long)((n + GL_BLOCK - 1) / GL_BLOCK), i;                              \
     if (!workspace || ((uintptr_t)workspace % 64) || (n && !x)) return -1;                \
     if (threads < 1) threads = 1;                                                         \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1) if(threads > 1 && nblocks > 1)") \
+    GL_OMP_FOR                                                                            \
     for (i = 0; i < nblocks; i++) {                                                       \
       int t = 0;                                                                          \
       size_t s0 = (size_t)i * GL_BLOCK;                                                   \
@@ -393,9 +393,13 @@ size_t ${NAME}_block_samples(void) { return GL_BLOCK; }
     return 0;                                                                             \
   } while (0)
 
+/* Blocks spread over threads with OpenMP; without it (no -fopenmp, e.g. a microcontroller) the
+   pragma is left out, so compilers do not warn about it, and the blocks run in order. */
 #ifdef _OPENMP
+#define GL_OMP_FOR _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1) if(threads > 1 && nblocks > 1)")
 #define GL_THREAD_ID(t) (t) = omp_get_thread_num()
 #else
+#define GL_OMP_FOR
 #define GL_THREAD_ID(t) (void)(t)
 #endif
 
@@ -407,4 +411,11 @@ int ${NAME}_predict_u8(const uint8_t *x, size_t n, int32_t *scores, int32_t *cla
 int ${NAME}_predict_f32(const float *x, size_t n, int32_t *scores, int32_t *classes, void *workspace, int threads)
 {
   GL_RUN(gl_block_f32);
+}
+
+static const char *const GL_CLASS_NAMES[GL_C] = ${UNAME}_CLASS_NAMES;
+
+const char *${NAME}_class_name(int k)
+{
+  return k >= 0 && k < GL_C ? GL_CLASS_NAMES[k] : NULL;
 }

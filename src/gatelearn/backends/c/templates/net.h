@@ -22,10 +22,22 @@
  *       ${NAME}_workspace_bytes(threads) bytes. Returns 0, or -1 on a bad argument.
  *       Any n works, including 0 and 1.
  *
+ *   const char *${NAME}_class_name(int k);
+ *       The name of class k (as the training data named it; "0", "1", ... when it had none), or
+ *       NULL when k is not a class index. ${UNAME}_CLASS_NAMES is the same list as an array
+ *       initializer: static const char *const names[] = ${UNAME}_CLASS_NAMES;
+ *
+ *   ${UNAME}_WORKSPACE_BYTES(word_bits)
+ *       ${NAME}_workspace_bytes(1) as a constant expression, for a build whose words are
+ *       word_bits wide (64 with -DGL_PORTABLE): a static buffer instead of an allocation.
+ *
  * Build: cc -O2 -march=native -fopenmp -c ${NAME}.c   (-DGL_PORTABLE: 64-bit words, no vector
- * extensions; -DGL_WORD_BITS=256 picks the word width). The network is stored as tables (gate
- * operands as workspace slot indices, one run per logic level and gate kind) read by a fixed
- * evaluation loop, so the build takes about the same few seconds for any network size.
+ * extensions; -DGL_WORD_BITS=256 picks the word width). OpenMP is optional: without -fopenmp the
+ * calls run on the calling thread. A microcontroller or any plain C99 compiler:
+ * cc -O2 -DGL_PORTABLE -c ${NAME}.c (no SIMD, no threads, no libm; the tables are const data).
+ * The network is stored as tables (gate operands as workspace slot indices, one run per logic
+ * level and gate kind) read by a fixed evaluation loop, so the build takes about the same few
+ * seconds for any network size.
  */
 #ifndef ${UNAME}_H
 #define ${UNAME}_H
@@ -38,6 +50,9 @@ extern "C" {
 #define ${UNAME}_NUM_FEATURES ${FEATURES}
 #define ${UNAME}_NUM_CLASSES ${CLASSES}
 #define ${UNAME}_NUM_GATES ${GATES}
+#define ${UNAME}_CLASS_NAMES ${CLASS_NAMES}
+/* one thread's workspace: ${TOTAL_WORDS} words rounded up to a multiple of 8, word_bits / 8 bytes each */
+#define ${UNAME}_WORKSPACE_BYTES(word_bits) ((((size_t)${TOTAL_WORDS} + 7) / 8) * 8 * ((word_bits) / 8))
 
 size_t ${NAME}_workspace_bytes(int threads);
 size_t ${NAME}_block_samples(void);
@@ -45,6 +60,7 @@ int ${NAME}_predict_u8(const uint8_t *x, size_t n, int32_t *scores, int32_t *cla
                       void *workspace, int threads);
 int ${NAME}_predict_f32(const float *x, size_t n, int32_t *scores, int32_t *classes,
                        void *workspace, int threads);
+const char *${NAME}_class_name(int k);
 
 #ifdef __cplusplus
 }
