@@ -41,7 +41,8 @@ def register(subparsers) -> None:
                                 "flags given here override it")
     run_group.add_argument("--out", metavar="DIR", help="run directory (default: runs/PRESET)")
     run_group.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    run_group.add_argument("--no-progress", action="store_true", help="no progress bar (the lines on the data and the network still print)")
+    run_group.add_argument("--no-progress", action="store_true",
+                           help="no progress bar (the lines on the data and the network still print)")
     run_group.add_argument("--json", action="store_true", help="print the run's summary.json instead of the summary")
     group = p.add_argument_group("training settings", textwrap.fill(
         "each is also a key of a --config file; a flag not given keeps the file's or the preset's value",

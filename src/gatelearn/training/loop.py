@@ -91,10 +91,11 @@ def train(config: TrainConfig | Mapping[str, Any], out_dir: str | os.PathLike, *
           progress: bool | str = True, dataset: Dataset | None = None) -> dict:
     """Train as ``config`` says (see :func:`gatelearn.training.make_config`); returns the summary
     (also written to ``out_dir/summary.json``). ``progress``: True prints what is trained on what
-    (stderr) and a progress bar, ``"lines"`` the same without the bar, False nothing. A dict ``config`` is checked into a
-    :class:`TrainConfig`; with ``resume`` it may hold only the settings to change (``{"iterations":
-    N}``), the rest coming from the checkpoint. ``dataset`` overrides loading ``config.dataset`` (a
-    :class:`gatelearn.data.Dataset`-like object; tests use synthetic ones)."""
+    (stderr) and a progress bar, ``"lines"`` the same without the bar, False nothing. A dict
+    ``config`` is checked into a :class:`TrainConfig`; with ``resume`` it may hold only the
+    settings to change (``{"iterations": N}``), the rest coming from the checkpoint. ``dataset``
+    (a :class:`gatelearn.data.Dataset`, e.g. ``Dataset.from_csv(...)``) replaces loading the
+    config's ``dataset`` or ``data``."""
     return train_model(config, out_dir, resume=resume, progress=progress, dataset=dataset)[1]
 
 
