@@ -2,6 +2,7 @@
 run and the model file, records through `predict` / `encode`, and sizing for a gate budget."""
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from gatelearn.data.own import MISSING, Schema
 from gatelearn.errors import FileFormatError, InputError
 from gatelearn.training import make_config
 from gatelearn.training.sizing import auto_tau, layers_for_budget, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_table(path: Path, n: int = 300, seed: int = 0, missing: bool = True) -> Path:
@@ -201,12 +204,27 @@ def test_cli_csv_to_compiled_verified_records(tmp_path, capsys, monkeypatch):
     assert "accuracy on the 40 labelled records" in captured.err
     assert main(["predict", str(run), "--input", str(records), "--target", "torch"]) == 0
     assert capsys.readouterr().out.split() == names           # the C circuit and the model agree
+    assert main(["predict", str(run), "--input", str(records), "--json"]) == 0
+    assert [p["class"] for p in json.loads(capsys.readouterr().out)] == names
     assert main(["encode", str(run), "--input", str(records), "--out", str(tmp_path / "rows.csv")]) == 0
     rows = np.loadtxt(tmp_path / "rows.csv", delimiter=",", dtype=np.float32)
     assert rows.shape == (40, 3)
+    capsys.readouterr()
+    assert main(["encode", str(run), "--input", str(records), "--json"]) == 0
+    encoded = json.loads(capsys.readouterr().out)
+    assert encoded["features"] == ["age", "colour", "income"] and np.array_equal(encoded["rows"], rows)
     model = gl.load(run)
     classes = model.predict(torch.from_numpy(rows)).tolist()
     assert [model.class_names[c] for c in classes] == names
+    # ... and a plain-cc C program (the README's microcontroller example) prints the same names
+    c_dir = run / "artifacts" / "c"
+    assert main(["compile", str(run), "--target", "c"]) == 0
+    program = tmp_path / "classify"
+    subprocess.run(["cc", "-O2", "-DGL_PORTABLE", "-I", str(c_dir), str(ROOT / "examples" / "mcu" / "classify.c"),
+                    str(c_dir / "gatelearn_net.c"), "-o", str(program)], check=True)
+    res = subprocess.run([str(program)], input=(tmp_path / "rows.csv").read_text(), capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.split() == names
     # the saved config trains the same run again
     assert main(["train", "--config", str(run / "config.json"), "--out", str(tmp_path / "again"),
                  "--no-progress"]) == 0

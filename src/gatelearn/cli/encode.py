@@ -10,6 +10,7 @@ import sys
 from .. import runs
 from ..errors import InputError
 from ..fileio import atomic_write_text
+from ._output import print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
                          f"encode records with; its inputs are already numbers")
     header, rows = read_csv(args.input)
     x = schema.encode_table(header, rows, args.input)
+    if args.json and not args.out:
+        print_json({"features": schema.feature_names, "rows": x})
+        return 0
     lines = [",".join(schema.feature_names) + "\n"] if args.header else []
     # float32 values written shortest-exact, so the file reads back to the very numbers the model reads
     lines += [",".join(str(v) for v in row) + "\n" for row in x]
@@ -38,4 +42,5 @@ def register(sub) -> None:
     p.add_argument("--input", required=True, help="raw records: a CSV file with a header, as in training")
     p.add_argument("--out", help="write the rows here (CSV) instead of printing them")
     p.add_argument("--header", action="store_true", help="start with a line of the feature names")
+    p.add_argument("--json", action="store_true", help="print one JSON document: {features, rows}")
     p.set_defaults(func=run)

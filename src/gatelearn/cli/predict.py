@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..fileio import atomic_path, atomic_write_text
 from ._args import MAX_THREADS, int_in
 from ._lock import out_inside_run_dir, writes_run_dir
+from ._output import print_json
 
 
 def predict(run_dir, x: np.ndarray, target: str, threads: int = 1):
@@ -66,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"accuracy on the {int(known.sum())} labelled records of {args.input}: "
               f"{100 * float((classes[known] == labels[known]).mean() if known.any() else 0):.2f}%",
               file=sys.stderr)
+    if args.json and not args.out:
+        # one document: per input its class (name and index), and its scores with --scores
+        print_json([{"class": names[c], "index": c, **({"scores": scores[i].tolist()} if args.scores else {})}
+                    for i, c in enumerate(classes.tolist())])
+        return 0
     label = (lambda c: str(c)) if args.indices else (lambda c: names[c])
     lines = (label(c) + ("\t" + " ".join(str(v) for v in scores[i].tolist()) if args.scores else "") + "\n"
              for i, c in enumerate(classes.tolist()))
@@ -91,6 +97,8 @@ def register(sub) -> None:
                    help="raw records (.csv with a header, for runs trained on your own table), or .npy (N, features), "
                         "a .csv of numbers, or IDX (MNIST) file")
     p.add_argument("--indices", action="store_true", help="print class indices instead of class names")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document: a list of {class, index, scores (with --scores)}")
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=1, help="threads of the c target (default 1)")
     p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")

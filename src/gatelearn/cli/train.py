@@ -15,7 +15,6 @@ that has a command-line form, with its help text; the other settings are keys of
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import textwrap
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._output import add_json_flag, show
 
 
 def register(subparsers) -> None:
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     run_group.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     run_group.add_argument("--no-progress", action="store_true",
                            help="no progress bar (the lines on the data and the network still print)")
-    run_group.add_argument("--json", action="store_true", help="print the run's summary.json instead of the summary")
+    add_json_flag(run_group)
     group = p.add_argument_group("training settings", textwrap.fill(
         "each is also a key of a --config file; a flag not given keeps the file's or the preset's value",
         width=100))
@@ -125,10 +125,7 @@ def run(args: argparse.Namespace) -> int:
                                                               or Path(config.data or "run").stem)
     summary = train(config, out, resume=args.resume, progress="lines" if args.no_progress else True)
     if summary:   # rank 0 (the only rank with a summary when distributed)
-        if args.json:
-            print(json.dumps(summary, indent=2))
-        else:
-            print(run_summary(summary, out))
+        show(args, summary, lambda: run_summary(summary, out))
     if config.get("distributed"):
         # DDP keeps the gloo process group referenced from C++ past destroy_process_group, so its
         # threads still run while the interpreter's exit tears down C++ statics, which now and then
