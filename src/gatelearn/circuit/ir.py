@@ -145,6 +145,25 @@ class Circuit:
     def num_outputs(self) -> int:
         return len(self.outputs)
 
+    # Port names: a circuit imported from a file keeps its own (``meta['input_names']`` /
+    # ``meta['output_names']``, and its module or model name as ``meta['name']``); every writer
+    # and runner reads them through these, so a re-export matches its source port by port.
+    @property
+    def input_names(self) -> list[str]:
+        """One name per primary input: the circuit's own, else ``i0, i1, ...``."""
+        return _names(self.meta.get("input_names"), self.num_inputs, "i")
+
+    @property
+    def output_names(self) -> list[str]:
+        """One name per output: the circuit's own, else ``o0, o1, ...``."""
+        return _names(self.meta.get("output_names"), self.num_outputs, "o")
+
+    @property
+    def name(self) -> str | None:
+        """The circuit's own name (a Verilog module, an AIGER comment, a BLIF model), if it has one."""
+        name = self.meta.get("name")
+        return name if isinstance(name, str) and name else None
+
     def copy(self) -> Circuit:
         enc = None if self.encoder is None else self.encoder.copy()
         head = None if self.head is None else Head(self.head.classes, self.head.tau)
@@ -228,6 +247,13 @@ class Circuit:
         if len(self.outputs) and ((self.outputs < 0) | (self.outputs >= self.num_nodes)).any():
             o = int(np.argmax((self.outputs < 0) | (self.outputs >= self.num_nodes)))
             raise ValueError(f"output {o} refers to node {int(self.outputs[o])}; there are {self.num_nodes} nodes")
+        for key, count in (("input_names", self.num_inputs), ("output_names", self.num_outputs)):
+            names = self.meta.get(key)
+            if names is not None and (not isinstance(names, list) or len(names) != count
+                                      or not all(isinstance(n, str) and n for n in names)):
+                raise ValueError(f"meta {key!r} must be {count} non-empty texts")
+            if key == "input_names" and names is not None and len(set(names)) != count:
+                raise ValueError("meta 'input_names' must be distinct")
         if self.head is not None:
             if self.head.classes < 1 or self.num_outputs % self.head.classes:
                 raise ValueError(f"{self.num_outputs} outputs cannot be split into {self.head.classes} classes")
@@ -315,6 +341,12 @@ class Circuit:
             return c.validate()
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise FileFormatError(f"{path}: invalid circuit: {exc}") from exc
+
+
+def _names(names, count: int, prefix: str) -> list[str]:
+    if isinstance(names, list) and len(names) == count and all(isinstance(n, str) and n for n in names):
+        return list(names)
+    return [f"{prefix}{k}" for k in range(count)]
 
 
 def narrow(values, dtype, what: str, low: int | None = None, high: int | None = None) -> np.ndarray:
