@@ -565,7 +565,8 @@ def test_unknown_dataset():
     with pytest.raises(InputError, match="unknown dataset 'svhn'; choose one of mnist, fashion-mnist"):
         load_dataset("svhn")
     assert set(DATASETS) == {"mnist", "fashion-mnist", "adult", "breast-cancer", "monk1", "monk2",
-                             "monk3", "cifar10"}
+                             "monk3", "cifar10", "letter", "soybean", "vowel", "satellite", "shuttle",
+                             "glass", "vehicle", "dna"}
 
 
 # -------------------------------------------------------------------------------- CIFAR-10

@@ -26,11 +26,13 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..layers.encoders import OneHotEncoder, TabularEncoder, ThresholdEncoder
-from . import own, readers
+from ..layers.encoders import BitInput, OneHotEncoder, TabularEncoder, ThresholdEncoder
+from . import mlbench, own, readers, synthetic
 from .sources import locate
 
-DATASETS = ("mnist", "fashion-mnist", "adult", "breast-cancer", "monk1", "monk2", "monk3", "cifar10")
+DATASETS = ("mnist", "fashion-mnist", "adult", "breast-cancer", "monk1", "monk2", "monk3", "cifar10",
+            *mlbench.TABLES)
+# and synthetic-C for any number of classes C (gatelearn.data.synthetic)
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -60,7 +62,7 @@ BREAST_CANCER_SPLIT_SEED = 0
 # held out (70 of 277 rows; not stratified).
 REFERENCE_SPLIT = "reference"
 # Datasets whose test part is a seeded hold-out of ours (the others ship an official test split).
-SPLIT_SEEDED = ("breast-cancer",)
+SPLIT_SEEDED = ("breast-cancer", *(k for k, t in mlbench.TABLES.items() if t.test_rows is None))
 
 
 @dataclass
@@ -122,6 +124,8 @@ class Dataset:
         benchmark (see module doc), the schema's for your own data (:mod:`gatelearn.data.own`)."""
         if self.schema is not None and self.schema.get("fit", True):
             return own.schema_encoder(self.schema, self.x_train)
+        if synthetic.is_synthetic(self.name):
+            return BitInput(self.in_features)
         if self.name in ("mnist", "fashion-mnist"):
             return ThresholdEncoder(self.in_features, 1, torch.full((self.in_features, 1), MNIST_THRESHOLD))
         if self.name == "cifar10":
@@ -310,6 +314,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
     code's split (``REFERENCE_SPLIT``). Other datasets reject it.
     """
     key = str(name).lower()
+    if synthetic.is_synthetic(key):
+        if split_seed is not None:
+            raise InputError("split_seed does not apply to synthetic data (its test part is drawn separately)")
+        return synthetic.load_synthetic(key)
     if key not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if split_seed is not None:
@@ -331,4 +339,6 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
                                    else split_seed if split_seed == REFERENCE_SPLIT else int(split_seed))
     if key.startswith("monk"):
         return _load_monk(int(key[-1]), data_dir, download)
+    if key in mlbench.TABLES:
+        return mlbench.load_mlbench(key, data_dir, split_seed=int(split_seed or 0))
     return _load_cifar10(data_dir, download)

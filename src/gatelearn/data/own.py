@@ -402,29 +402,50 @@ def dataset_from_csv(path: str | os.PathLike, target: str | None = None, *, test
     without one, a seeded class-stratified ``test_fraction`` of the rows is held out."""
     path = Path(path)
     header, rows = read_csv(path)
+    test_table = None
+    if test is not None:
+        test_table = (*read_csv(test), str(test))
+    return dataset_from_table(path.stem, header, rows, target, str(path), test_table=test_table,
+                              test_fraction=test_fraction, seed=seed, columns=columns, bits=bits)
+
+
+def dataset_from_table(name: str, header: list[str], rows: list[list[str]], target: str | None, where: str, *,
+                       test_table: tuple[list[str], list[list[str]], str] | None = None, test_rows: int | None = None,
+                       test_fraction: float = TEST_FRACTION, seed: int = 0, columns: Mapping[str, Any] | None = None,
+                       bits: int = NUMERIC_BITS, categorical: Sequence[str] = (), notes: str = "") -> Dataset:
+    """A dataset from a table of text fields (the one path of CSV files and of the UCI tables
+    other packages ship). The test part: ``test_table`` (header, rows, where), else the last
+    ``test_rows`` rows (a split the data's publisher fixed), else a seeded class-stratified
+    ``test_fraction``. ``categorical``: columns that are categories even when they read as numbers
+    (under ``columns``, which the user gives)."""
     if len(set(header)) != len(header) or any(not h for h in header):
         dup = next((h for h in header if not h or header.count(h) > 1), "")
-        raise FileFormatError(f"{path}: the first line must name the columns, each once "
+        raise FileFormatError(f"{where}: the first line must name the columns, each once "
                               f"({'an empty name' if not dup else f'{dup!r} appears twice'})")
-    target, target_values = _split_target(header, rows, target, str(path))
+    target, target_values = _split_target(header, rows, target, where)
     features = [h for h in header if h != target]
     cols = [[r[k] for r in rows] for k, h in enumerate(header) if h != target]
     if columns and target in columns:
         raise InputError(f"columns: {target!r} is the target column; it cannot also be a feature")
-    schema = infer_schema(features, cols, target, target_values, columns, bits, where=str(path))
-    y = _labels(target_values, schema.class_names, str(path))
-    x = schema.encode_table(header, rows, str(path))
-    if test is not None:
-        t_header, t_rows = read_csv(test)
-        _, t_values = _split_target(t_header, t_rows, target, str(test))
+    overrides = {**{c: "categorical" for c in categorical if c != target}, **(columns or {})}
+    schema = infer_schema(features, cols, target, target_values, overrides, bits, where=where)
+    y = _labels(target_values, schema.class_names, where)
+    x = schema.encode_table(header, rows, where)
+    if test_table is not None:
+        t_header, t_rows, t_where = test_table
+        _, t_values = _split_target(t_header, t_rows, target, t_where)
         x_tr, y_tr = x, y
-        x_te, y_te = schema.encode_table(t_header, t_rows, str(test)), _labels(t_values, schema.class_names, str(test))
-        notes = f"train {path.name} ({len(y_tr)} rows), test {Path(test).name} ({len(y_te)} rows)"
+        x_te, y_te = schema.encode_table(t_header, t_rows, t_where), _labels(t_values, schema.class_names, t_where)
+        split = f"train {Path(where).name} ({len(y_tr)} rows), test {Path(t_where).name} ({len(y_te)} rows)"
+    elif test_rows is not None:
+        x_tr, y_tr, x_te, y_te = x[:-test_rows], y[:-test_rows], x[-test_rows:], y[-test_rows:]
+        split = f"{len(y)} rows; test = the last {test_rows}"
     else:
-        tr, te = _split(y, test_fraction, seed, str(path))
+        tr, te = _split(y, test_fraction, seed, where)
         x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
-        notes = f"{path.name}: {len(y)} rows; test = stratified {test_fraction:.0%} hold-out, seed {seed}"
-    return _table_dataset(path.stem, schema, x_tr, y_tr, x_te, y_te, notes)
+        split = f"{len(y)} rows; test = stratified {test_fraction:.0%} hold-out, seed {seed}"
+    notes = f"{Path(where).name}: {split}" + (f"; {notes}" if notes else "")
+    return _table_dataset(name, schema, x_tr, y_tr, x_te, y_te, notes)
 
 
 def dataset_from_arrays(x, y, *, x_test=None, y_test=None, test_fraction: float = TEST_FRACTION, seed: int = 0,

@@ -32,7 +32,12 @@ from ..errors import FileFormatError
 from ..fileio import atomic_path, atomic_write_bytes
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
-SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}
+# R's mlbench package as Debian installs it (r-cran-mlbench): many-class UCI tables as .rda files
+MLBENCH_DIR = Path("/usr/lib/R/site-library/mlbench/data")
+_MLBENCH = {"letter": "LetterRecognition", "soybean": "Soybean", "vowel": "Vowel", "satellite": "Satellite",
+            "shuttle": "Shuttle", "glass": "Glass", "vehicle": "Vehicle", "dna": "DNA"}
+SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")],
+               **{name: [MLBENCH_DIR] for name in _MLBENCH}}
 DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -49,6 +54,7 @@ class Source:
     files: tuple[RemoteFile, ...]
     archive: RemoteFile | None = None  # files come out of this archive (CIFAR-10) if set
     archive_member_dir: str = ""       # folder inside the archive that holds the files
+    hint: str = ""                     # how to get the files where there is no download
 
     @property
     def names(self) -> list[str]:
@@ -95,6 +101,10 @@ SOURCES: dict[str, Source] = {
         archive=RemoteFile("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
                            "c32a1d4ab5d03f1284b67883e8d87530"),
         archive_member_dir="cifar-10-batches-bin"),
+    **{name: Source(("mlbench", name), (RemoteFile(f"{obj}.rda", "", None),),
+                    hint="Install R's mlbench package (Debian: apt-get install r-cran-mlbench), or copy its "
+                         f"data/{obj}.rda into DATA/mlbench/.")
+       for name, obj in _MLBENCH.items()},
 }
 
 
@@ -223,8 +233,8 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool 
                 partial[d] = ["the pickle layout cifar-10-batches-py, which gatelearn does not read "
                               "(unpickling runs code); use the binary version cifar-10-binary.tar.gz"]
                 break
-    if not download:
-        raise _missing_error(name, dirs, partial, "download=False, so nothing was downloaded.")
+    if not download or not src.files[0].url and src.archive is None:
+        raise _missing_error(name, dirs, partial, src.hint or "download=False, so nothing was downloaded.")
     target = _download_target(name, data_dir)
     try:
         if src.archive is not None:

@@ -187,6 +187,42 @@ PRESETS.update({
     },
 })
 
+# Many classes (output heads, issue of scale): UCI tables from R's mlbench, and the synthetic task.
+# Widths give 100 outputs per class on the tables (Letter: 26 classes, 2,600 per layer) and 32 per
+# class on the synthetic task, the setting of Brändle et al. 2025; tau is left to the rule
+# (gatelearn.training.sizing.auto_tau). Not tuned.
+PRESETS.update({
+    "letter": {
+        "description": "UCI Letter Recognition (26 classes, 16 numeric features x 8 bits), 5 x 2,600, tau by the rule",
+        "dataset": "letter", "layers": _dense(2_600, 5),
+        "iterations": 50_000, "eval_every": 1_000, "checkpoint_every": 5_000, "reference": None,
+    },
+    "satellite": {
+        "description": "StatLog Landsat satellite (6 classes, 36 numeric features x 8 bits), 4 x 1,200, "
+                       "tau by the rule",
+        "dataset": "satellite", "layers": _dense(1_200, 4),
+        "iterations": 20_000, "eval_every": 500, "checkpoint_every": 5_000, "reference": None,
+    },
+    "vowel": {
+        "description": "Vowel recognition (11 classes), 4 x 1,100, tau by the rule",
+        "dataset": "vowel", "layers": _dense(1_100, 4),
+        "iterations": 20_000, "eval_every": 500, "checkpoint_every": 5_000, "reference": None,
+    },
+    "soybean": {
+        "description": "Soybean disease (19 classes, 35 categorical attributes with missing values), 4 x 1,900, "
+                       "tau by the rule",
+        "dataset": "soybean", "layers": _dense(1_900, 4),
+        "iterations": 10_000, "eval_every": 500, "checkpoint_every": 5_000, "reference": None,
+    },
+    **{f"synthetic-{c}": {
+        "description": f"synthetic task, {c} classes of 256-bit prototypes with 10% bit flips (gatelearn.data."
+                       f"synthetic), 3 x {32 * c:,} (32 outputs per class), tau by the rule",
+        "dataset": f"synthetic-{c}", "layers": _dense(32 * c, 3),
+        "iterations": 20_000, "eval_every": 1_000, "checkpoint_every": 5_000, "reference": None,
+    } for c in (10, 100, 500, 2_000)},
+})
+
+
 def preset_names() -> list[str]:
     return sorted(PRESETS)
 
