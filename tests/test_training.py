@@ -481,6 +481,7 @@ def test_gate_usage_walks_back_through_operands_read():
 # ------------------------------------------------------------------------- presets
 
 def test_presets_are_data_and_build_models():
+    from gatelearn.training.sizing import resolve
     for name in PRESETS:
         preset = get_preset(name)
         json.dumps(preset)   # plain data
@@ -488,8 +489,11 @@ def test_presets_are_data_and_build_models():
             assert key in preset, (name, key)
         if all(layer["kind"] == "logic" for layer in preset["layers"]) and \
                 sum(layer["out"] for layer in preset["layers"]) <= 2000:
+            # a preset without tau takes the rule's (resolved once the classes are known)
+            tau = resolve(make_config(name), 2).tau
+            assert tau == (preset["tau"] or tau) and tau > 0
             spec = {"encoder": {"kind": "bits", "features": 17}, "layers": layer_specs(preset),
-                    "head": {"kind": "groupsum", "classes": 2, "tau": preset["tau"]}, "seed": 0}
+                    "head": {"kind": "groupsum", "classes": 2, "tau": tau}, "seed": 0}
             assert build_model(spec).num_gates() == sum(layer["out"] for layer in preset["layers"])
     assert get_preset("adult")["layers"] == [{"kind": "logic", "out": 256}] * 5
     assert get_preset("breast-cancer")["lr"] == 1e-3

@@ -26,7 +26,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # public name -> the module that defines it (imported when the name is first used)
 _LAZY = {
     "LogicLayer": "layers", "LogicConv2d": "layers", "OrPool2d": "layers", "GroupSum": "layers",
-    "BitInput": "layers", "ThresholdEncoder": "layers", "OneHotEncoder": "layers",
+    "BinaryHead": "layers", "BitInput": "layers", "ThresholdEncoder": "layers", "OneHotEncoder": "layers",
     "TabularEncoder": "layers",
     "LogicNet": "model", "build_model": "model", "load": "model", "save": "model",
     "lower": "lowering",

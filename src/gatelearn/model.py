@@ -4,13 +4,14 @@ A spec is a JSON-able dict::
 
     {"encoder": {"kind": "thresholds", "features": 784, "per_feature": 1},
      "layers": [{"kind": "logic", "out": 8000, "parametrization": "softmax16", ...}, ...],
-     "head": {"kind": "groupsum", "classes": 10, "tau": 10.0},
+     "head": {"kind": "groupsum", "classes": 10, "tau": 10.0},   # or {"kind": "binary", "tau": 4.0}
      "seed": 0,
      "class_names": ["0", "1", ...],          # optional: what predict prints
      "schema": {...}}                          # optional: own data's columns (gatelearn.data.own)
 
 Layer kinds are declared in :mod:`gatelearn.layers.kinds` (spec name, module class, builder,
-lowering, defaults); the model builds each layer of the spec through its kind's builder.
+lowering, defaults); the model builds each layer of the spec through its kind's builder. Head
+kinds (``groupsum``, ``binary``) are declared the same way in :mod:`gatelearn.layers.heads`.
 
 A saved model is one ``.safetensors`` file: the state dict (weights, wiring, encoder
 thresholds) with the spec as JSON in its metadata, plus a readable ``model.json`` copy when a
@@ -34,8 +35,8 @@ from torch import nn
 from .errors import FileFormatError, InputError
 from .fileio import atomic_path, atomic_write_text
 from .layers.encoders import encoder_from_spec
-from .layers.groupsum import GroupSum
-from .layers.kinds import KINDS, MAX_SIZE, check_finite, check_size
+from .layers.heads import check_head_spec, head_from_spec
+from .layers.kinds import KINDS, check_finite, check_size
 from .layers.wiring import order_gates_for_locality
 
 SPEC_FORMAT = "gatelearn.model"
@@ -45,7 +46,8 @@ SPEC_FILE = "model.json"
 
 
 class LogicNet(nn.Module):
-    """encoder -> layers -> GroupSum head. ``eval()`` gives the hard circuit's class scores."""
+    """encoder -> layers -> head (GroupSum, or the binary head). ``eval()`` gives the hard
+    circuit's class scores."""
 
     def __init__(self, spec: dict):
         super().__init__()
@@ -79,15 +81,11 @@ class LogicNet(nn.Module):
                 raise InputError(f"layer {i} ({kind}): {exc}") from exc
             layers.append(module)
         self.layers = nn.ModuleList(layers)
-        head = self.spec["head"]
-        if head.get("kind", "groupsum") != "groupsum":
-            raise InputError(f"unknown head kind {head.get('kind')!r}; only 'groupsum' exists")
-        if len(shape) != 1 or shape[0] % head["classes"]:
-            raise InputError(f"the last layer gives {shape} outputs, not divisible into {head['classes']} classes")
-        self.head = GroupSum(head["classes"], head.get("tau", 1.0))
+        self.head = head_from_spec(self.spec["head"], shape)
         # Same network, gates numbered for the kernels' memory access (a loaded model's wiring
-        # then replaces this one as it was saved).
-        order_gates_for_locality(self.layers, self.head.classes)
+        # then replaces this one as it was saved); the head's sums do not depend on the order of
+        # the bits within each of its groups.
+        order_gates_for_locality(self.layers, self.head.groups)
 
     @property
     def classes(self) -> int:
@@ -132,9 +130,10 @@ class LogicNet(nn.Module):
 
 def normalize_spec(spec: dict) -> dict:
     """A copy of ``spec`` with its format and version filled in, after checking its structure:
-    an encoder object, a list of layer objects, a GroupSum head with ``classes`` an integer >= 1
-    and ``tau`` a finite number > 0, ``seed`` an integer or null. Sizes inside the encoder and
-    the layers are checked by their builders, before anything is allocated."""
+    an encoder object, a list of layer objects, a head of a declared kind with valid options
+    (:func:`gatelearn.layers.heads.check_head_spec`: GroupSum ``classes`` an integer >= 2, ``tau``
+    a finite number > 0), ``seed`` an integer or null. Sizes inside the encoder and the layers
+    are checked by their builders, before anything is allocated."""
     if not isinstance(spec, dict):
         raise InputError(f"a model spec must be a JSON object, got {type(spec).__name__}")
     spec = copy.deepcopy(spec)
@@ -153,17 +152,11 @@ def normalize_spec(spec: dict) -> dict:
                                                for la in layers):
         raise InputError(f"model spec 'layers' must be a list of objects with a 'kind', got {_short(layers)}")
     check_size("the number of layers", len(layers), low=0, high=10_000)
-    head = spec["head"]
-    if not isinstance(head, dict):
-        raise InputError(f"model spec 'head' must be an object, got {head!r}")
-    check_size("head 'classes'", head.get("classes"), high=MAX_SIZE)
-    tau = head.get("tau", 1.0)
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 0:
-        raise InputError(f"head 'tau' must be a finite number > 0, got {tau!r}")
+    classes = check_head_spec(spec["head"])
     names = spec.get("class_names")
-    if names is not None and (not isinstance(names, list) or len(names) != head["classes"]
+    if names is not None and (not isinstance(names, list) or len(names) != classes
                               or not all(isinstance(n, str) for n in names)):
-        raise InputError(f"model spec 'class_names' must be a list of {head['classes']} texts, got {_short(names)}")
+        raise InputError(f"model spec 'class_names' must be a list of {classes} texts, got {_short(names)}")
     if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
         raise InputError(f"model spec 'schema' must be an object, got {_short(spec['schema'])}")
     seed = spec.get("seed")

@@ -27,20 +27,52 @@ class _FeatureMajorGroupSum(torch.autograd.Function):
         return grad.contiguous()[:, None, :].expand(classes, n // classes, batch).reshape(n, batch), None
 
 
+def one_class_message(what: str) -> str:
+    """Why a GroupSum of one class is refused, and what to use instead."""
+    return (f"{what} always predicts class 0 (the argmax of a single score); for a yes/no task use the "
+            "binary head, BinaryHead(tau) (model spec head {'kind': 'binary', 'tau': ...}), whose class 1 "
+            "means more ones than zeros among the last layer's bits, or GroupSum(2, tau)")
+
+
 class GroupSum(nn.Module):
-    """Split the last dimension into ``classes`` contiguous groups and sum each, divided by ``tau``."""
+    """Split the last dimension into ``classes`` contiguous groups and sum each, divided by ``tau``.
+    ``classes`` >= 2: a single group would always win the argmax (see :class:`BinaryHead` in
+    :mod:`gatelearn.layers.heads` for a yes/no decision)."""
+
+    kind = "groupsum"
 
     def __init__(self, classes: int, tau: float = 1.0):
         super().__init__()
-        if classes < 1:
-            raise ValueError(f"GroupSum needs classes >= 1, got {classes}")
-        if tau <= 0:
-            raise ValueError(f"GroupSum needs tau > 0, got {tau}")
+        if classes == 1:
+            raise InputError(one_class_message("GroupSum(1)"))
+        if classes < 2:
+            raise InputError(f"GroupSum needs classes >= 2, got {classes}")
+        if not tau > 0:
+            raise InputError(f"GroupSum needs tau > 0, got {tau}")
         self.classes = int(classes)
         self.tau = float(tau)
 
+    @property
+    def groups(self) -> int:
+        """The groups of the last layer's outputs this head sums (one per class); the model may
+        reorder the last layer's gates within a group (gatelearn.layers.wiring)."""
+        return self.classes
+
     def extra_repr(self) -> str:
         return f"classes={self.classes}, tau={self.tau}"
+
+    def check_input(self, shape: tuple) -> None:
+        """Raise InputError unless the last layer's output ``shape`` (no batch) is a flat vector
+        that splits into ``classes`` equal, non-empty groups."""
+        if len(shape) != 1 or shape[0] % self.classes or shape[0] == 0:
+            raise InputError(f"the last layer gives {tuple(shape)} outputs, not divisible into {self.classes} classes"
+                             + (" (add a flatten layer)" if len(shape) != 1 else ""))
+
+    def counts(self, bits: torch.Tensor) -> torch.Tensor:
+        """The counts of the IR head this head lowers to (``gatelearn.lower(model)``), int64
+        (batch, classes) for hard bits (batch, n): the ones of each group. The scores are
+        exactly these counts divided by tau."""
+        return bits.reshape(bits.shape[0], self.classes, -1).sum(-1).to(torch.int64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[-1] % self.classes:
