@@ -1,5 +1,8 @@
-"""gatelearn bench RUN_DIR [--json]: compiled-C inference speed, end to end from raw inputs
-(uint8, or float32) to class indices, on one core and on all cores."""
+"""gatelearn bench PATH [--json]: compiled-C inference speed, end to end from raw inputs
+(uint8, or float32) to class indices, on one core and on all cores. PATH is a run directory, or
+any circuit: a folder made by ``gatelearn import``, a circuit .npz, an .aig / .aag / .blif file.
+A plain circuit (no class head) is timed in vectors per second from random input bits (or the
+0/1 rows of --input) to all of its output bits."""
 from __future__ import annotations
 
 import argparse
@@ -19,22 +22,34 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(r: dict) -> str:
+    if "vectors" in r:      # a plain circuit: input bits in, every output bit out
+        what, inputs, unit = "circuit", f"{r['vectors']:,} vectors x {r['inputs']:,} input bits", "vectors/s"
+        unit_all = f"{unit} (all {r['outputs']:,} outputs)"
+        per = r["vectors_per_s_1core"], r["vectors_per_s_all_cores"]
+    else:
+        what = "run directory" if "run_dir" in r else "circuit"
+        inputs, unit = f"{r['samples']:,} samples x {r['inputs']:,} features", "samples/s"
+        unit_all = unit
+        per = r["samples_per_s_1core"], r["samples_per_s_all_cores"]
     return key_value_table([
-        ("run directory", r["run_dir"]),
+        (what, r.get("run_dir", r.get("circuit"))),
         ("gates", r["gates"]),
-        ("inputs", f"{r['samples']:,} samples x {r['inputs']:,} features ({r['input_dtype']})"),
-        ("samples/s, 1 thread", r["samples_per_s_1core"]),
-        (f"samples/s, {r['threads_all_cores']} threads", r["samples_per_s_all_cores"]),
+        ("inputs", f"{inputs} ({r['input_dtype']})"),
+        (f"{unit_all}, 1 thread", per[0]),
+        (f"{unit}, {r['threads_all_cores']} threads", per[1]),
         ("gate evaluations/s, 1 thread", f"{r['gate_evals_per_s_1core']:.3g}"),
         ("compile", f"{r['compile_seconds']:.2f} s (generating the C: {r['generate_seconds']:.2f} s)"),
-        ("samples per block", r["block_samples"]),
+        ("vectors per block" if "vectors" in r else "samples per block", r["block_samples"]),
     ])
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="measure compiled-C inference speed (samples/s)", description=__doc__)
-    p.add_argument("run_dir")
-    p.add_argument("--input", help="raw inputs to time (.npy/.csv/IDX); default: random uint8")
+    p = sub.add_parser("bench", help="measure compiled-C inference speed (samples/s; vectors/s for a plain circuit)",
+                       description=__doc__)
+    p.add_argument("run_dir", metavar="path", help="a run directory, a folder made by gatelearn import, a circuit "
+                                                   ".npz, or an .aig / .aag / .blif file")
+    p.add_argument("--input", help="raw inputs to time (.npy/.csv/IDX; for a plain circuit rows of 0/1 input bits); "
+                                   "default: random uint8 (random bits)")
     p.add_argument("--samples", type=positive_int, default=100_000, help="random inputs to time (default 100000)")
     p.add_argument("--seconds", type=positive_float, default=2.0, help="minimum timed seconds per measurement")
     p.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0,

@@ -1,7 +1,9 @@
-"""gatelearn inspect RUN_DIR|CIRCUIT.npz [--json]: gates per kind, per layer, depth, before and
-after gatelearn's passes. On a run directory it ends with the run's summary table: accuracy,
-gates learned and after passes, depth, and the compiled C's speed on one thread (--no-bench
-skips that)."""
+"""gatelearn inspect PATH [--json]: gates per kind, per layer, depth, before and after
+gatelearn's passes. PATH is a trained run directory (its lowered model), a folder made by
+``gatelearn import`` (its circuit.npz), a circuit .npz, or an .aig / .aag / .blif file. On a
+trained run it ends with the run's summary table: accuracy, gates learned and after passes, depth,
+and the compiled C's speed on one thread (--no-bench skips that); on an imported circuit it names
+the file it was imported from."""
 from __future__ import annotations
 
 import argparse
@@ -14,14 +16,19 @@ from ..circuit.report import describe, format_report
 from ._output import add_json_flag, on_interrupt, show
 
 
-def load_any(path: str) -> Circuit:
-    """A run directory gives its lowered model (the circuit before any pass); a file is read as is."""
+def load_any(path: str) -> tuple[Circuit, Path | None]:
+    """The circuit before any pass and the file it was imported from (or None): a trained run
+    gives its lowered model, an import folder its circuit.npz as imported, a file (.npz, .aig,
+    .aag, .blif) itself."""
+    from .. import runs
     p = Path(path)
-    if p.is_dir():
-        from .. import runs
+    if runs.is_trained_run(p):
         with progress.step("lowering the trained model"):
-            return runs.model_circuit(p)
-    return Circuit.load(p)
+            return runs.model_circuit(p), None
+    if p.is_dir():
+        _, source = runs.load_any_circuit(p)    # checks the folder (import.json, circuit.npz) first
+        return Circuit.load(p / runs.CIRCUIT_FILE), source
+    return runs.load_any_circuit(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> dict:
-    before = load_any(args.path)
+    from .. import runs
+    before, source = load_any(args.path)
     with progress.step(f"running gatelearn's passes on {before.num_gates:,} gates"):
         after, log = optimize(before)
     rep = {"before": describe(before), "after": describe(after), "passes": log}
-    if Path(args.path).is_dir():
+    if source is not None:
+        rep["source"] = str(source)
+    if runs.is_trained_run(args.path):
         rep["summary"] = _run_summary(Path(args.path), before, after, bench=not args.no_bench)
     return rep
 
@@ -58,6 +68,8 @@ def _run_summary(run: Path, before: Circuit, after: Circuit, bench: bool) -> dic
 
 def _table(rep: dict) -> str:
     text = format_report(rep["before"], rep["after"], rep["passes"])
+    if "source" in rep:
+        text += f"\n\nimported from {rep['source']}"
     if "summary" in rep:
         from .report import summary_table
         text += "\n\n" + summary_table(rep["summary"], verify_row=False)
@@ -67,8 +79,10 @@ def _table(rep: dict) -> str:
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="report a circuit: gates per kind and layer, depth, before/after passes",
                        description=__doc__)
-    p.add_argument("path", help="a run directory (its model is lowered) or a circuit .npz")
+    p.add_argument("path", help="a run directory (its model is lowered), a folder made by gatelearn import, a circuit "
+                                ".npz, or an .aig / .aag / .blif file")
     add_json_flag(p)
     p.add_argument("--no-bench", action="store_true",
-                   help="on a run directory: skip the throughput measurement (compiling to C and timing briefly)")
+                   help="on a trained run directory: skip the throughput measurement (compiling to C and timing "
+                        "briefly)")
     p.set_defaults(func=run)

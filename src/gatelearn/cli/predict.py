@@ -4,7 +4,13 @@ one name per line (or into --out).
 Inputs: for a run trained on a table of your own (``--data FILE.csv``), a CSV file of raw records
 with a header, read by the run's schema (columns by name, text categories, missing values as in
 training; a target column, if present, is skipped and the accuracy on it printed to stderr).
-For any run: .npy (N, features), a CSV of numbers, or IDX (MNIST's t10k-images-idx3-ubyte.gz)."""
+For any run: .npy (N, features), a CSV of numbers, or IDX (MNIST's t10k-images-idx3-ubyte.gz).
+
+Any other circuit (a folder made by ``gatelearn import``, a circuit .npz, an .aig / .aag / .blif
+file): without a class head (an imported circuit), the input is rows of 0/1 input bits (.npy or a
+CSV of numbers) and each output vector is printed as a bit string, output 0 first, one line per
+row (--json: a list of {bits}; --out X.npy: the (N, outputs) array of bits); with a head (a
+circuit file of a trained run), class indices as for a run."""
 from __future__ import annotations
 
 import argparse
@@ -59,9 +65,23 @@ def read_inputs(run_dir, path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    x, labels = read_inputs(args.run_dir, args.input)
-    scores, classes = predict(args.run_dir, x, args.target, args.threads)
-    names = runs.class_names(args.run_dir, scores.shape[1])
+    if runs.is_trained_run(args.run_dir):
+        x, labels = read_inputs(args.run_dir, args.input)
+        scores, classes = predict(args.run_dir, x, args.target, args.threads)
+        names = runs.class_names(args.run_dir, scores.shape[1])
+    else:
+        circuit, _ = runs.load_any_circuit(args.run_dir)
+        if args.target == "torch":
+            raise InputError(f"--target torch runs a trained model; {args.run_dir} is a circuit without one "
+                             "(use --target c or numpy)")
+        if circuit.head is None:
+            return _print_bits(args, circuit)
+        # a circuit file with a GroupSum head (e.g. a trained run's circuit.npz): its classes have
+        # no names outside the run, so they are shown by index
+        x, labels = read_features(args.input), None
+        pred = compile_circuit(circuit, args.target).run(x, threads=args.threads)
+        scores, classes = pred.scores, pred.classes
+        names = [str(k) for k in range(scores.shape[1])]
     if labels is not None:
         known = labels >= 0
         print(f"accuracy on the {int(known.sum())} labelled records of {args.input}: "
@@ -89,16 +109,58 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_bits(path: str, inputs: int) -> np.ndarray:
+    """The rows of 0/1 input bits in ``path`` (.npy, or a CSV of numbers) as uint8 (N, inputs),
+    or an InputError naming the file and the first row and column that is not a bit."""
+    x = read_features(path)
+    if x.shape[1] != inputs:
+        raise InputError(f"{path}: the circuit has {inputs} input bits, so each row must hold {inputs} values (0 or "
+                         f"1); got rows of {x.shape[1]}")
+    bad = np.argwhere(~np.isin(x, (0, 1)))
+    if len(bad):
+        r, c = (int(v) for v in bad[0])
+        raise InputError(f"{path}, row {r}, column {c}: {x[r, c].item()!r} is not an input bit (0 or 1)"
+                         + (f"; {len(bad)} values are not bits" if len(bad) > 1 else ""))
+    return x.astype(np.uint8)
+
+
+def _print_bits(args: argparse.Namespace, circuit) -> int:
+    """A circuit without a head: each row's output bits as a string, output 0 first."""
+    if args.scores or args.indices:
+        raise InputError(f"--scores and --indices are about classes; {args.run_dir} has no class head, so predict "
+                         "prints its output bits")
+    x = read_bits(args.input, circuit.num_inputs)
+    # a circuit without a head reports its output bits as the "scores" (backends.common.Prediction)
+    bits = compile_circuit(circuit, args.target).run(x, threads=args.threads).scores.astype(np.uint8)
+    lines = ["".join("01"[v] for v in row) + "\n" for row in bits.tolist()]
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".npy":
+            with atomic_path(out) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, bits)
+        else:
+            atomic_write_text(out, "".join(lines))
+    elif args.json:
+        print_json([{"bits": line.rstrip("\n")} for line in lines])
+    else:
+        sys.stdout.writelines(lines)
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("predict", help="classify raw inputs or records with the compiled circuit",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", metavar="path", help="a run directory, or a circuit: a folder made by gatelearn import, "
+                                                   "a circuit .npz, an .aig / .aag / .blif file")
     p.add_argument("--input", required=True,
                    help="raw records (.csv with a header, for runs trained on your own table), or .npy (N, features), "
-                        "a .csv of numbers, or IDX (MNIST) file")
+                        "a .csv of numbers, or IDX (MNIST) file; for a circuit without a head, rows of 0/1 input bits "
+                        "(.npy or .csv)")
     p.add_argument("--indices", action="store_true", help="print class indices instead of class names")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON document: a list of {class, index, scores (with --scores)}")
+                   help="print one JSON document: a list of {class, index, scores (with --scores)}; for a circuit "
+                        "without a head, a list of {bits}")
     p.add_argument("--target", choices=("c", "numpy", "torch"), default="c")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=1, help="threads of the c target (default 1)")
     p.add_argument("--out", help="write the output here instead of printing (.npy: an array, else text lines)")

@@ -1,4 +1,5 @@
-"""``gatelearn verify RUN_DIR``: prove circuits and artifacts equivalent to the trained model.
+"""``gatelearn verify PATH``: prove circuits and artifacts equivalent to the trained model, or an
+imported circuit equal to the file it was imported from.
 
 Each result is printed the moment its check finishes (a proof of an MNIST design takes a minute
 or more), one aligned line per check; the last line says what was proven, what tested and what
@@ -6,6 +7,7 @@ not checked. ``--json`` prints the whole report as one JSON document at the end 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from .. import runs
 from ._args import positive_float
@@ -16,7 +18,8 @@ STATUS_WIDTH = 9        # "undecided", the longest status: the items line up aft
 
 
 def register(sub) -> None:
-    p = sub.add_parser("verify", help="prove every circuit and artifact of a run equivalent to the trained model",
+    p = sub.add_parser("verify", help="prove every circuit and artifact of a run equivalent to the trained model "
+                                      "(of an imported circuit: to its source file)",
                        description="Formal equivalence (ABC cec; yosys turns Verilog into gates) of "
                                    "circuit.npz, circuit.abc.npz and the Verilog, AIGER and BLIF artifacts "
                                    "against the circuit lowered from model.safetensors; the C library "
@@ -25,11 +28,19 @@ def register(sub) -> None:
                                    "cases and random inputs), which is reported as tested, not proven. Each result "
                                    "is printed as its check finishes; the last line says what was proven, what "
                                    "tested and what not checked. Exit code 0 only when every check passed; the "
-                                   "failing item is named. Results also go to RUN_DIR/verify.json.")
-    p.add_argument("run_dir")
+                                   "failing item is named. Results also go to RUN_DIR/verify.json. "
+                                   "PATH may also be an imported circuit: a folder made by gatelearn import (its "
+                                   "circuit.npz, circuit.abc.npz and exported artifacts are proven equal to its copy "
+                                   "of the source file, read by ABC itself, ports matched by order), a .npz written "
+                                   "by gatelearn import (proven equal to the file it was read from), or an .aig / "
+                                   ".aag / .blif file (the circuit gatelearn reads from it proven equal to it).")
+    p.add_argument("run_dir", metavar="path", help="a trained run directory, a folder made by gatelearn import, a "
+                                                   "circuit .npz made by gatelearn import, or an .aig / .aag / "
+                                                   ".blif file")
     p.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per tool call")
     add_json_flag(p)
-    p.set_defaults(func=writes_run_dir(run))   # verify.json
+    # verify.json, written into a folder only
+    p.set_defaults(func=writes_run_dir(run, where=lambda args: args.run_dir if Path(args.run_dir).is_dir() else None))
 
 
 def check_line(c) -> str:
@@ -51,6 +62,8 @@ def run(args) -> int:
 
     def left() -> str:
         passed = sum(c.status in ("proven", "tested") for c in done)
+        if not Path(args.run_dir).is_dir():
+            return f"{len(done)} check(s) had finished ({passed} passed, {len(done) - passed} not); nothing is written"
         previous = (runs.run_dir(args.run_dir) / VERIFY_FILE).exists()
         return (f"{len(done)} check(s) had finished ({passed} passed, {len(done) - passed} not); {VERIFY_FILE} was "
                 f"not written{' (it still holds the previous results)' if previous else ''}")
