@@ -4,6 +4,12 @@ An AIG has variables 0 (the constant), 1..I (inputs) and I+1..I+A (AND nodes); a
 ``2 * var + negated``. :class:`AigBuilder` builds one with structural hashing; the writer
 emits binary AIGER 1.0 (``aig``) with a symbol table, the form ABC's ``cec`` matches by name.
 
+Names: the symbol table holds the circuit's own port names (``Circuit.input_names`` /
+``output_names``: a file's names survive an import and a re-export, so ABC's ``cec`` matches the
+two by name), verbatim unless one holds a newline or a NUL (then mangled, see
+:mod:`.common`). The comment section starts with the circuit's name, if it has one, ended by a NUL
+(the convention ABC's writer follows), and lists any mangled names; the reader takes both back.
+
 Mapping of 2-input gates onto ANDs is derived from each gate's truth table (never a second
 gate table): a gate with one true row is one AND of (possibly negated) operands, with three
 true rows it is the negation of one, XOR/XNOR take three ANDs, the rest are wires or constants.
@@ -25,6 +31,7 @@ from ..errors import FileFormatError
 from ..fileio import atomic_write_bytes
 from ..gates import BY_NAME, GATES, gate_id_from_truth, truth_rows
 from .base import Artifacts, Emitter
+from .common import aiger_symbol, name_comments, port_names, read_name_comments
 
 __all__ = ["AigerEmitter", "AigBuilder", "circuit_to_aig", "write_aiger", "read_aiger", "aiger_bytes",
            "parse_aiger", "naive_and_count"]
@@ -152,17 +159,27 @@ def naive_and_count(circuit: Circuit) -> int:
 
 def aiger_bytes(circuit: Circuit, comment: str = "", input_names: list[str] | None = None,
                 output_names: list[str] | None = None) -> bytes:
-    """The gate network as binary AIGER with a symbol table (default names: inputs i<k>,
-    outputs o<k>); the head and the encoder are not part of it."""
+    """The gate network as binary AIGER with a symbol table: the given names, else the circuit's
+    own (``Circuit.input_names`` / ``output_names``: i<k> and o<k> unless it has names), each
+    verbatim unless AIGER cannot hold it (see :mod:`.common`). The comment section holds the
+    circuit's name (NUL-ended) when it has one, then ``comment`` (default: what the file holds),
+    then the mangled names. The head and the encoder are not part of it."""
+    names = port_names(circuit, aiger_symbol, "AIGER", shared="any", input_names=input_names,
+                       output_names=output_names)
+    lines = [comment or "gatelearn gate network (GroupSum head and encoder not included)"]
+    name = circuit.name
+    if name is not None:
+        # ABC's writer puts the network's name first, ended by a NUL; the reader takes it back
+        lines.insert(0, aiger_symbol(name) + "\0")
+    lines += name_comments(names, None if name is None else aiger_symbol(name), name)
     builder, outs = circuit_to_aig(circuit)
-    return builder.to_bytes(outs, input_names or [f"i{i}" for i in range(circuit.num_inputs)],
-                            output_names or [f"o{k}" for k in range(circuit.num_outputs)],
-                            comment or "gatelearn gate network (GroupSum head and encoder not included)")
+    return builder.to_bytes(outs, names.inputs, names.outputs, "\n".join(lines))
 
 
 class AigerEmitter(Emitter):
     """Target ``aiger``: NAME.aig, the gate network (no head, no encoder). Options: ``comment``,
-    ``input_names``, ``output_names`` (the symbol table; ABC's ``cec`` matches ports by name)."""
+    ``input_names``, ``output_names`` (the symbol table, default the circuit's own names; ABC's
+    ``cec`` matches ports by name)."""
     target = "aiger"
     default_name = "net"
 
@@ -174,7 +191,8 @@ class AigerEmitter(Emitter):
 
 
 def write_aiger(circuit: Circuit, path: str | os.PathLike, comment: str = "") -> Path:
-    """Write the gate network as binary AIGER (inputs i<k>, outputs o<k>), atomically."""
+    """Write the gate network as binary AIGER (the circuit's port names, see :func:`aiger_bytes`),
+    atomically."""
     path = Path(path)
     atomic_write_bytes(path, aiger_bytes(circuit, comment))
     return path
@@ -184,8 +202,9 @@ def write_aiger(circuit: Circuit, path: str | os.PathLike, comment: str = "") ->
 def read_aiger(path: str | os.PathLike) -> Circuit:
     """Read a combinational AIGER file (binary ``aig`` or ASCII ``aag``) into an IR circuit.
 
-    Symbol names go to ``meta['input_names']`` / ``meta['output_names']`` when present.
-    Raises :class:`FileFormatError` naming the file and the problem.
+    Symbol names go to ``meta['input_names']`` / ``meta['output_names']`` when present, the
+    circuit's name (a NUL-ended first comment line, as ABC and gatelearn write it) to
+    ``meta['name']``. Raises :class:`FileFormatError` naming the file and the problem.
     """
     path = Path(path)
     try:
@@ -315,9 +334,11 @@ def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
     # Symbols and comments.
     in_names: dict[int, str] = {}
     out_names: dict[int, str] = {}
+    comment = b""
     while lines_at < len(data):
         line = next_line()
         if line == b"c":
+            comment = data[lines_at:]
             break
         if not line:
             continue
@@ -375,12 +396,28 @@ def parse_aiger(data: bytes, source: str = "<bytes>") -> Circuit:
     # Topological order of ANDs (binary files are ordered by construction; ASCII need not be).
     order = _topo_order(var_kind, r0, r1) if not binary else np.arange(A)
     circuit = _aig_to_circuit(I, in_vars, var_kind, lhs, r0, r1, order, out_lits)
+    name, mangled = _read_comment(comment)
     if in_names:
-        circuit.meta["input_names"] = [in_names.get(i, f"i{i}") for i in range(I)]
+        circuit.meta["input_names"] = [mangled.get(n, n) for n in (in_names.get(i, f"i{i}") for i in range(I))]
+        if len(set(circuit.meta["input_names"])) != I:
+            _fail("two inputs have the same symbol name")
     if out_names:
-        circuit.meta["output_names"] = [out_names.get(i, f"o{i}") for i in range(O)]
+        circuit.meta["output_names"] = [mangled.get(n, n) for n in (out_names.get(i, f"o{i}") for i in range(O))]
+    if name:
+        circuit.meta["name"] = name
     circuit.meta["source"] = source
     return circuit
+
+
+def _read_comment(comment: bytes) -> tuple[str | None, dict[str, str]]:
+    """The circuit's name (a first comment line ended by a NUL, or the name a gatelearn writer
+    had to mangle) and the port names it mangled, from an AIGER comment section."""
+    lines = comment.split(b"\n")
+    name = None
+    if lines and b"\0" in lines[0]:
+        name = lines[0].split(b"\0", 1)[0].decode("utf-8", "replace") or None
+    mangled, original = read_name_comments(line.decode("utf-8", "replace") for line in lines)
+    return original or name, mangled
 
 
 def _topo_order(var_kind, r0, r1) -> np.ndarray:

@@ -2,14 +2,21 @@
 
 Writing: one ``.names`` per gate with its on-set cover taken from the gate table's truth rows;
 constant nodes are ``.names n`` (constant 0, the form ABC reads) or ``.names n`` + ``1``.
-Outputs are named ``o<k>``, inputs ``i<k>``; an output that is an input or that repeats a
-node gets a buffer so every output name is its own net.
+Inputs and outputs have the circuit's own names (``Circuit.input_names`` / ``output_names``:
+i<k> and o<k> unless it has names; a file's names survive an import and a re-export, so ABC's
+``cec`` matches the two by name), verbatim unless a name holds whitespace, a control character,
+a '#' or ends with a '\\' (then mangled and listed in a comment, see :mod:`.common`); the
+``.model`` is the circuit's name (default ``gatelearn_net``). Gates are nets ``g<k>`` (with a
+prefix when a port name has that shape); an output that repeats a node, or is an input of another
+name, gets a buffer so every output name is its own net.
 
 Reading: combinational single-model BLIF (``.model .inputs .outputs .names .end``, ``\\``
 continuations, ``#`` comments). A ``.names`` of any fanin with an on-set (``1``) or off-set
 (``0``) cover becomes 2-input gates: each cube an AND tree of literals, the cubes an OR tree.
 Nets may be defined in any order; a cycle, an undefined net, ``.latch``, ``.subckt`` or
-``.gate`` is a :class:`FileFormatError` naming the file and line.
+``.gate`` is a :class:`FileFormatError` naming the file and line. The port names go to
+``meta['input_names']`` / ``meta['output_names']`` (names a gatelearn writer mangled restored),
+the ``.model`` name to ``meta['name']``.
 """
 from __future__ import annotations
 
@@ -23,29 +30,37 @@ from ..errors import FileFormatError, InputError
 from ..fileio import atomic_write_text
 from ..gates import BY_NAME, gate_id_from_truth, truth_rows
 from .base import Artifacts, Emitter
+from .common import NAMES_COMMENT, blif_name, internal_prefix, name_comments, port_names, read_name_comments
 
 __all__ = ["BlifEmitter", "blif_text", "write_blif", "read_blif", "parse_blif"]
 
 
-def blif_text(circuit: Circuit, model: str = "gatelearn_net") -> str:
-    """The gate network as BLIF text (``.model`` named ``model``; inputs i<k>, outputs o<k>)."""
+DEFAULT_MODEL = "gatelearn_net"
+
+
+def blif_text(circuit: Circuit, model: str | None = None) -> str:
+    """The gate network as BLIF text: ``.model`` named ``model`` (default: the circuit's name, else
+    gatelearn_net), the circuit's port names (see the module docstring)."""
     n = circuit.num_inputs
-    name = [f"i{i}" for i in range(n)] + [f"g{g}" for g in range(circuit.num_gates)]
-    outs = [f"o{k}" for k in range(circuit.num_outputs)]
+    names = port_names(circuit, blif_name, "BLIF", shared="same_node")
+    outs = names.outputs
+    # gate nets g<k> must not take a port's name: a prefix when a port is called like one
+    p = internal_prefix(names.inputs + outs, r"g\d+")
+    name = names.inputs + [f"{p}g{g}" for g in range(circuit.num_gates)]
+    model = model if model is not None else circuit.name or DEFAULT_MODEL
     lines = [f"# gatelearn gate network: {n} inputs, {circuit.num_gates} gates, "
-             f"{circuit.num_outputs} outputs (GroupSum head and encoder not included)",
-             f".model {model}", ".inputs " + " ".join(name[:n]), ".outputs " + " ".join(outs)]
+             f"{circuit.num_outputs} outputs (GroupSum head and encoder not included)"]
+    lines += ["# " + line for line in name_comments(names, blif_name(model), model)]
+    model = blif_name(model)
+    lines += [f".model {model}", ".inputs " + " ".join(name[:n]), ".outputs " + " ".join(outs)]
     # Gates whose output feeds exactly one output port take the port's name directly.
     out_list = circuit.outputs.tolist()
     counts: dict[int, int] = {}
     for o in out_list:
         counts[o] = counts.get(o, 0) + 1
-    direct: dict[int, str] = {}
     for k, o in enumerate(out_list):
         if o >= n and counts[o] == 1:
-            direct[o] = outs[k]
-    for node, port in direct.items():
-        name[node] = port
+            name[o] = outs[k]
     op, a, b = circuit.op.tolist(), circuit.a.tolist(), circuit.b.tolist()
     for g in range(circuit.num_gates):
         rows = truth_rows(op[g])
@@ -57,25 +72,28 @@ def blif_text(circuit: Circuit, model: str = "gatelearn_net") -> str:
         else:
             lines.append(f".names {name[a[g]]} {name[b[g]]} {name[node]}")
             lines += [f"{r >> 1}{r & 1} 1" for r in range(4) if rows[r]]
+    # the rest are buffers: an output that repeats a node, or an input under another name (an
+    # output named like the input it is needs none: port_names allows only that sharing)
     for k, o in enumerate(out_list):
-        if direct.get(o) != outs[k]:
+        if name[o] != outs[k]:
             lines += [f".names {name[o]} {outs[k]}", "1 1"]
     lines.append(".end")
     return "\n".join(lines) + "\n"
 
 
 class BlifEmitter(Emitter):
-    """Target ``blif``: NAME.blif, the gate network (no head, no encoder). Option: ``model``,
-    the ``.model`` name."""
+    """Target ``blif``: NAME.blif, the gate network (no head, no encoder), with the circuit's port
+    names. Option: ``model``, the ``.model`` name (default: the circuit's name, else
+    gatelearn_net)."""
     target = "blif"
     default_name = "net"
 
-    def emit(self, circuit: Circuit, name: str | None = None, model: str = "gatelearn_net") -> Artifacts:
+    def emit(self, circuit: Circuit, name: str | None = None, model: str | None = None) -> Artifacts:
         name = name or self.default_name
         return Artifacts(name, {f"{name}.blif": blif_text(circuit.validate(), model)}, {"gates": circuit.num_gates})
 
 
-def write_blif(circuit: Circuit, path: str | os.PathLike, model: str = "gatelearn_net") -> Path:
+def write_blif(circuit: Circuit, path: str | os.PathLike, model: str | None = None) -> Path:
     """Write the gate network as BLIF, atomically."""
     path = Path(path)
     atomic_write_text(path, blif_text(circuit, model))
@@ -130,6 +148,7 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
 
     inputs: list[str] = []
     outputs: list[str] = []
+    model_name = None
     tables: dict[str, tuple[int, list[str], list[tuple[str, str]]]] = {}
     current = None
     latch_nets: set[str] = set()
@@ -147,6 +166,7 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
                 models += 1
                 if models > 1:
                     fail(no, "more than one .model; only single-model (flat) BLIF is supported")
+                model_name = " ".join(tok[1:]) or None
             elif kw == ".inputs":
                 inputs += tok[1:]
             elif kw == ".outputs":
@@ -296,7 +316,13 @@ def parse_blif(text: str, source: str = "<text>", latches: str = "reject") -> Ci
     outs = [node_of[o] for o in outputs]
     op = np.array(ops, np.uint8)
     a, b = canonical_operands(op, np.array(aa, np.int64), np.array(bb, np.int64))
-    meta = {"source": source, "input_names": inputs, "output_names": outputs}
+    mangled, original = read_name_comments(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+    meta = {"source": source, "input_names": [mangled.get(x, x) for x in inputs],
+            "output_names": [mangled.get(x, x) for x in outputs]}
+    if len(set(meta["input_names"])) != n_in:
+        raise FileFormatError(f"{source}: its '{NAMES_COMMENT.strip()}' comment gives two inputs one name")
+    if original or model_name:
+        meta["name"] = original or model_name
     if latches == "transparent":
         meta["output_latency"] = [sorted(regs[o]) for o in outputs]
     try:

@@ -1,4 +1,6 @@
-"""Synthesizable Verilog for a circuit: encoder, gate network, per-class popcount, argmax.
+"""Synthesizable Verilog for a circuit: encoder, gate network, per-class popcount, argmax; or,
+for a circuit without a GroupSum head, the gate network alone behind one port per input and
+output (see *Plain circuits* at the end).
 
 Interface of the top module ``NAME`` (combinational) ::
 
@@ -36,11 +38,29 @@ The popcount is a compressor tree (groups of up to six bits -> their count, see
 right operand wins only when strictly larger; :func:`gatelearn.verification.reference.reference_aig`
 builds the same function as an AIG straight from the IR, in the same shape (from the same two
 plans), for the equivalence proof.
+
+Plain circuits (no GroupSum head, e.g. one read by ``gatelearn import``; :class:`NetSpec`): the
+module ``NAME`` (gatelearn export names it after the circuit, :func:`module_name`) has one 1-bit
+``input`` per primary input and one 1-bit ``output`` per output, in the circuit's order and under
+its names (``Circuit.input_names`` / ``output_names``): a simple identifier where the name is one,
+else an escaped identifier (``\\b[0] ``, ``\\carry.out ``, ``\\1st ``), so yosys and the
+simulators see the name itself; a name with spaces, control characters or non-ASCII text is
+mangled (:mod:`.common`) and listed in the header. Like AIGER and BLIF it is the gate network
+alone: a circuit with an input encoder but no head has its encoded bits as ports. With
+``pipeline=N`` the gate network is pipelined exactly as the classifier's (the same
+:func:`_pipelined_net`) and the outputs are registered at the end of the last stage: LATENCY =
+``max(1, ceil(depth / N))`` cycles, with the same ``clk``, ``rst``, ``in_valid`` and
+``out_valid``. The internal names (``g<k>``, ``r<v>_<s>``, ``net_q``, ``valid_pipe``, LATENCY)
+get the prefix ``gl_`` (``gl1_``, ...) when a port of the circuit would otherwise share a name
+with one of them, and so do those four ports (each group on its own: an output ``g0`` leaves
+``clk`` alone); :class:`NetSpec` records the control ports' names.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -51,9 +71,11 @@ from ..circuit.ir import USES_A, USES_B, Circuit
 from ..errors import InputError
 from ..fileio import atomic_write_text
 from ..gates import GATES
-from .base import Artifacts, Emitter, check_name
+from .base import MAX_NAME_LENGTH, VERILOG_KEYWORDS, Artifacts, Emitter, check_name
+from .common import PortNames, internal_prefix, name_comments, port_names, verilog_identifier, verilog_text
 
-__all__ = ["VerilogEmitter", "HwSpec", "hw_spec", "emit_verilog", "write_verilog", "tree_plan",
+__all__ = ["VerilogEmitter", "HwSpec", "NetSpec", "hw_spec", "net_spec", "module_name", "emit_verilog",
+           "write_verilog", "tree_plan",
            "compressor_plan", "feature_width", "encoder_constants", "input_format", "exact_frac_bits",
            "MIN_FEATURE_BITS", "MAX_FEATURE_BITS"]
 
@@ -292,13 +314,15 @@ def _gate_expr(op: int, a: str, b: str) -> str:
     return GATES[op].verilog.format(a=a, b=b)
 
 
-def _net_lines(circuit: Circuit, src, dst) -> list[str]:
-    """Gate wires ``g<k>``; src(node) names an input bit."""
+def _net_lines(circuit: Circuit, src, dst, p: str = "") -> list[str]:
+    """Gate wires ``{p}g<k>`` and the outputs' assignments; src(node) names an input bit, dst is
+    the output vector (output k is ``dst[k]``) or a function naming output k."""
     n = circuit.num_inputs
-    name = lambda v: src(v) if v < n else f"g{v - n}"  # noqa: E731
+    name = lambda v: src(v) if v < n else f"{p}g{v - n}"  # noqa: E731
+    out = (lambda k: f"{dst}[{k}]") if isinstance(dst, str) else dst  # noqa: E731
     op, a, b = circuit.op.tolist(), circuit.a.tolist(), circuit.b.tolist()
-    lines = [f"  wire g{g} = {_gate_expr(op[g], name(a[g]), name(b[g]))};" for g in range(circuit.num_gates)]
-    lines += [f"  assign {dst}[{k}] = {name(o)};" for k, o in enumerate(circuit.outputs.tolist())]
+    lines = [f"  wire {p}g{g} = {_gate_expr(op[g], name(a[g]), name(b[g]))};" for g in range(circuit.num_gates)]
+    lines += [f"  assign {out(k)} = {name(o)};" for k, o in enumerate(circuit.outputs.tolist())]
     return lines
 
 
@@ -500,7 +524,7 @@ def _verilog_text(circuit: Circuit, spec: HwSpec) -> str:
             f"  localparam LATENCY = {spec.latency};",
             f"  wire [{max(N, 1) - 1}:0] bits;",
             *_encoder_lines(circuit, spec, "bits"),
-            *_pipelined_net(circuit, spec),
+            *_pipelined_net(circuit, spec.pipeline, max(1, spec.latency - 2), lambda v: f"bits[{v}]"),
             f"  wire [{C * B - 1}:0] counts_c;",
             *_popcount_lines(spec, "net_q", "counts_c"),
             f"  reg [{C * B - 1}:0] counts_q;",
@@ -520,19 +544,21 @@ def _verilog_text(circuit: Circuit, spec: HwSpec) -> str:
     return "\n".join(out)
 
 
-def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
-    """Gate network with a register boundary after every ``pipeline`` levels.
+def _pipelined_net(circuit: Circuit, pipeline: int, last: int, src, p: str = "", clock: str = "clk") -> list[str]:
+    """Gate network with a register boundary after every ``pipeline`` levels: the one pipeline
+    of both kinds of top (the classifier's and a plain circuit's).
 
     Stage of an input bit: 1; of a gate at level L: max(1, ceil(L / N)). An operand from an
-    earlier stage is read through a chain of registers ``r<node>_<s>`` (value of the node
+    earlier stage is read through a chain of registers ``{p}r<node>_<s>`` (value of the node
     registered at the end of stage s), so every operand arrives after the same number of edges.
-    The network outputs are registered at the end of the last stage into ``net_q``.
+    The network outputs are registered at the end of stage ``last`` (the last one) into
+    ``{p}net_q``: every output is ``last`` clock edges behind the inputs. ``src(v)`` names input
+    bit v; gates are wires ``{p}g<k>``; ``clock`` is the clock's name.
     """
-    N = spec.pipeline
+    N = pipeline
     n = circuit.num_inputs
     level = circuit.node_levels()
     stage = np.maximum(1, -(-level // N))
-    last = max(1, spec.latency - 2)
     need: dict[int, int] = {}          # node -> latest stage that reads it
 
     def want(v: int, s: int):
@@ -552,36 +578,152 @@ def _pipelined_net(circuit: Circuit, spec: HwSpec) -> list[str]:
         want(o, last)                 # net_q registers the outputs as seen in the last stage
 
     def base(v: int) -> str:
-        return f"bits[{v}]" if v < n else f"g{v - n}"
+        return src(v) if v < n else f"{p}g{v - n}"
 
     def at(v: int, s: int) -> str:
         """Name of node v's value as seen in stage s."""
         sv = int(stage[v])
-        return base(v) if s <= sv else f"r{v}_{s - 1}"
+        return base(v) if s <= sv else f"{p}r{v}_{s - 1}"
 
     lines = []
     for g in range(circuit.num_gates):
         s = int(stage[n + g])
-        lines.append(f"  wire g{g} = {_gate_expr(op[g], at(a[g], s), at(b[g], s))};")
+        lines.append(f"  wire {p}g{g} = {_gate_expr(op[g], at(a[g], s), at(b[g], s))};")
     regs = []
     for v, s_max in sorted(need.items()):
         sv = int(stage[v])
         for s in range(sv, s_max):
-            lines.append(f"  reg r{v}_{s};")
-            regs.append(f"r{v}_{s} <= {base(v) if s == sv else f'r{v}_{s - 1}'};")
-    lines.append(f"  reg [{len(outs) - 1}:0] net_q;")
-    regs += [f"net_q[{k}] <= {at(o, last)};" for k, o in enumerate(outs)]
-    lines.append("  always @(posedge clk) begin")
-    lines += [f"    {r}" for r in regs]
-    lines.append("  end")
+            lines.append(f"  reg {p}r{v}_{s};")
+            regs.append(f"{p}r{v}_{s} <= {base(v) if s == sv else f'{p}r{v}_{s - 1}'};")
+    if outs:
+        lines.append(f"  reg [{len(outs) - 1}:0] {p}net_q;")
+        regs += [f"{p}net_q[{k}] <= {at(o, last)};" for k, o in enumerate(outs)]
+    if regs:
+        lines.append(f"  always @(posedge {clock}) begin")
+        lines += [f"    {r}" for r in regs]
+        lines.append("  end")
     return lines
 
 
+# ------------------------------------------------------------------------------ plain circuits
+@dataclass
+class NetSpec:
+    """The interface of the Verilog module of a circuit without a GroupSum head: one 1-bit port
+    per input and output, named ``inputs`` / ``outputs`` (Verilog identifier texts, see
+    :func:`gatelearn.backends.common.verilog_text`; ``mangled`` maps those that differ from the
+    circuit's names back to them). Pipelined (``pipeline`` N >= 1): ports ``clock``, ``reset``,
+    ``in_valid``, ``out_valid`` too, every output ``latency`` cycles behind the inputs."""
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    pipeline: int          # 0: combinational
+    net_depth: int
+    latency: int           # cycles (0 when combinational)
+    clock: str = "clk"
+    reset: str = "rst"
+    in_valid: str = "in_valid"
+    out_valid: str = "out_valid"
+    mangled: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# The names the plain module declares besides the circuit's ports: its wires and registers, and its
+# control ports. A port of the circuit called like one of a group moves that group to a prefix
+# (internal_prefix); the two groups cannot meet, whatever their prefixes.
+_INTERNAL_NAMES = r"g\d+|r\d+_\d+|net_q|valid_pipe|LATENCY"
+_CONTROL_NAMES = r"clk|rst|in_valid|out_valid"
+
+
+MODULE_NAME_LENGTH = MAX_NAME_LENGTH - 36      # a module name made from a circuit's name
+
+
+def module_name(circuit: Circuit, default: str = "gatelearn_model") -> str:
+    """A Verilog module name for ``circuit``: its own name (``Circuit.name``) made a valid one
+    (:func:`gatelearn.backends.base.check_name`): every character other than an ASCII letter,
+    digit or '_' becomes '_', a leading digit gets a '_' before it, a keyword a '_' after it, and
+    it is cut to :data:`MODULE_NAME_LENGTH` characters (room for the suffixes export adds,
+    ``_pipe12``, ``_tb``). ``default`` when the circuit has no name."""
+    if circuit.name is None:
+        return default
+    name = re.sub(r"[^A-Za-z0-9_]", "_", circuit.name)
+    if name[0].isdigit():
+        name = "_" + name
+    name = name[:MODULE_NAME_LENGTH]
+    if name in VERILOG_KEYWORDS:
+        name += "_"
+    return name
+
+
+def net_spec(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0) -> NetSpec:
+    """The :class:`NetSpec` of the plain Verilog module of ``circuit`` (which has no GroupSum
+    head); an InputError for a bad module name or pipeline, or port names Verilog cannot tell
+    apart (two ports of one name)."""
+    if circuit.head is not None:
+        raise InputError("this circuit has a GroupSum head: its Verilog is the classifier (hw_spec)")
+    check_name(name, "verilog")
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
+        raise InputError(f"--pipeline must be an integer >= 0, got {pipeline}")
+    names = port_names(circuit, verilog_text, "Verilog", shared="never")
+    p = internal_prefix(names.inputs + names.outputs, _CONTROL_NAMES)
+    depth = circuit.depth()
+    latency = max(1, math.ceil(depth / pipeline)) if pipeline else 0
+    return NetSpec(name=name, inputs=names.inputs, outputs=names.outputs, pipeline=int(pipeline), net_depth=depth,
+                   latency=latency, clock=f"{p}clk", reset=f"{p}rst", in_valid=f"{p}in_valid",
+                   out_valid=f"{p}out_valid", mangled=names.mangled)
+
+
+def _netlist_text(circuit: Circuit, spec: NetSpec) -> str:
+    """The plain module of :class:`NetSpec` ``spec`` (see the module docstring)."""
+    p = internal_prefix(spec.inputs + spec.outputs, _INTERNAL_NAMES)
+    ins = [verilog_identifier(t) for t in spec.inputs]
+    outs = [verilog_identifier(t) for t in spec.outputs]
+    what = f"{circuit.num_inputs} inputs, {circuit.num_gates} gates, {circuit.num_outputs} outputs, depth " \
+           f"{spec.net_depth}"
+    lines = ["`default_nettype none",
+             f"// {spec.name}: generated by gatelearn. A logic circuit without a classifier head: {what}.",
+             "//   one 1-bit port per input and output, in the circuit's order and under its names"]
+    if circuit.encoder is not None:
+        lines.append("//   the inputs are the encoder's bits: the input encoder is not part of this module")
+    if circuit.name is not None:
+        lines.append(f"//   circuit name: {json.dumps(circuit.name, ensure_ascii=True)}")
+    if spec.mangled:
+        lines.append("//   ports whose names Verilog cannot hold are percent-encoded (written name: the circuit's):")
+        lines += ["//   " + line for line in name_comments(PortNames(spec.inputs, spec.outputs, spec.mangled))]
+    ports = [f"  input wire {i}" for i in ins] + [f"  output wire {o}" for o in outs]
+    L = spec.latency
+    if not spec.pipeline:
+        lines.append("//   combinational (LATENCY = 0 cycles)")
+        lines += [f"module {spec.name}(", ",\n".join(ports), ");", f"  localparam {p}LATENCY = 0;",
+                  *_net_lines(circuit, lambda v: ins[v], lambda k: outs[k], p), "endmodule", ""]
+        return "\n".join(lines)
+    lines += [f"//   pipelined: registers every {spec.pipeline} gate levels, the outputs registered at the end of the "
+              f"last stage.",
+              f"//   LATENCY = {L} clock cycles: inputs taken with {spec.in_valid} at a rising edge of {spec.clock} "
+              f"appear at the outputs with {spec.out_valid} {L} edges later; one input per cycle.",
+              f"//   {spec.reset} (synchronous, active high) clears only the valid pipe."]
+    control = [f"  input wire {spec.clock}", f"  input wire {spec.reset}", f"  input wire {spec.in_valid}",
+               f"  output wire {spec.out_valid}"]
+    shift = f"{spec.in_valid}" if L == 1 else f"{{{p}valid_pipe[{L - 2}:0], {spec.in_valid}}}"
+    lines += [f"module {spec.name}(", ",\n".join(control + ports), ");", f"  localparam {p}LATENCY = {L};",
+              *_pipelined_net(circuit, spec.pipeline, L, lambda v: ins[v], p, spec.clock),
+              *[f"  assign {o} = {p}net_q[{k}];" for k, o in enumerate(outs)],
+              f"  reg [{L - 1}:0] {p}valid_pipe;",
+              f"  always @(posedge {spec.clock}) {p}valid_pipe <= {spec.reset} ? {L}'d0 : {shift};",
+              f"  assign {spec.out_valid} = {p}valid_pipe[{L - 1}];",
+              "endmodule", ""]
+    return "\n".join(lines)
+
+
 class VerilogEmitter(Emitter):
-    """Target ``verilog``: NAME.v with the network module ``NAME_net`` and the top ``NAME``;
-    ``info["spec"]`` is its :class:`HwSpec`. Options: ``pipeline`` (0: combinational; N: registers
-    every N logic levels), ``width`` (bits per feature; default the smallest that holds every
-    threshold) and ``frac_bits`` (the input format, see :func:`input_format`; default exact)."""
+    """Target ``verilog``: NAME.v. For a circuit with a GroupSum head, the network module
+    ``NAME_net`` and the classifier top ``NAME``, ``info["spec"]`` its :class:`HwSpec`; without a
+    head, the plain module ``NAME`` (one port per input and output), ``info["spec"]`` its
+    :class:`NetSpec`. Options: ``pipeline`` (0: combinational; N: registers every N logic
+    levels), and for a classifier ``width`` (bits per feature; default the smallest that holds
+    every threshold) and ``frac_bits`` (the input format, see :func:`input_format`; default
+    exact)."""
     target = "verilog"
     default_name = "gatelearn_model"
 
@@ -589,20 +731,27 @@ class VerilogEmitter(Emitter):
              width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> Artifacts:
         name = self.checked_name(name)
         circuit.validate()
+        if circuit.head is None:
+            if width is not None or frac_bits is not None:
+                raise InputError("--frac-bits and the feature width set the input format of a classifier's encoder; "
+                                 "this circuit has no GroupSum head, its Verilog ports are its input bits")
+            net = net_spec(circuit, name, pipeline)
+            return Artifacts(net.name, {f"{net.name}.v": _netlist_text(circuit, net)}, {"spec": net})
         spec = hw_spec(circuit, name, pipeline, width, frac_bits)
         return Artifacts(spec.name, {f"{spec.name}.v": _verilog_text(circuit, spec)}, {"spec": spec})
 
 
-def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0,
-                 width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> tuple[str, HwSpec]:
-    """Verilog text of the network module ``NAME_net`` and the top ``NAME``; and the HwSpec."""
+def emit_verilog(circuit: Circuit, name: str = "gatelearn_model", pipeline: int = 0, width: int | None = None,
+                 frac_bits: int | Sequence[int] | None = None) -> tuple[str, HwSpec | NetSpec]:
+    """Verilog text of the network module ``NAME_net`` and the top ``NAME``, and the HwSpec; for a
+    circuit without a head the plain module ``NAME`` and its NetSpec."""
     art = VerilogEmitter().emit(circuit, name, pipeline, width, frac_bits)
     return art[f"{name}.v"], art.info["spec"]
 
 
 def write_verilog(circuit: Circuit, path: str | os.PathLike, name: str = "gatelearn_model", pipeline: int = 0,
-                  width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> HwSpec:
-    """Write the Verilog of :func:`emit_verilog` to ``path`` (atomically); returns the HwSpec."""
+                  width: int | None = None, frac_bits: int | Sequence[int] | None = None) -> HwSpec | NetSpec:
+    """Write the Verilog of :func:`emit_verilog` to ``path`` (atomically); returns its spec."""
     text, spec = emit_verilog(circuit, name, pipeline, width, frac_bits)
     atomic_write_text(path, text)
     return spec

@@ -1,5 +1,6 @@
-"""RUN_DIR/artifacts/manifest.json: what ``gatelearn export`` wrote, so that ``verify`` knows what
-each artifact must compute and ``report`` / ``simulate`` find the Verilog tops."""
+"""RUN_DIR/artifacts/manifest.json (or OUT/manifest.json for ``gatelearn export FILE --out OUT``):
+what ``gatelearn export`` wrote, so that ``verify`` knows what each artifact must compute and
+``report`` / ``simulate`` find the Verilog tops."""
 from __future__ import annotations
 
 import json
@@ -11,14 +12,18 @@ from ..errors import FileFormatError
 from ..fileio import atomic_write_text
 
 __all__ = ["MANIFEST", "MANIFEST_FORMAT", "MANIFEST_VERSION", "NET_AIG", "NET_BLIF", "FORMATS", "KINDS",
-           "load_manifest", "write_manifest", "source_name"]
+           "VERILOG_NETLIST", "load_manifest", "load_manifest_at", "write_manifest", "write_manifest_at",
+           "source_name"]
 
 MANIFEST = "manifest.json"
 NET_AIG = "net.aig"
 NET_BLIF = "net.blif"
 FORMATS = ("verilog", "aiger", "blif")
 MANIFEST_FORMAT, MANIFEST_VERSION = "gatelearn.artifacts", 1
-KINDS = ("aiger", "blif", "verilog", "testbench")     # the kinds of artifact an entry may name
+# The Verilog of a circuit without a GroupSum head: one port per input and output, its "spec" a
+# backends.verilog.NetSpec (a classifier's "verilog" entry has a HwSpec).
+VERILOG_NETLIST = "verilog_netlist"
+KINDS = ("aiger", "blif", "verilog", VERILOG_NETLIST, "testbench")     # the kinds of artifact an entry may name
 
 
 def load_manifest(run: Path) -> dict:
@@ -26,7 +31,12 @@ def load_manifest(run: Path) -> dict:
     :class:`FileFormatError` naming the file when it is not one gatelearn export writes (not JSON,
     another ``format`` or ``version``, no ``artifacts`` list). Its entries are checked by their
     readers (verify reports a malformed one, or an unknown ``kind``, as a failed check)."""
-    file = run / runs.ARTIFACTS_DIR / MANIFEST
+    return load_manifest_at(Path(run) / runs.ARTIFACTS_DIR)
+
+
+def load_manifest_at(art: Path) -> dict:
+    """The manifest of the artifact folder ``art`` (see :func:`load_manifest`)."""
+    file = Path(art) / MANIFEST
     if not file.exists():
         return {"artifacts": []}
     try:
@@ -52,10 +62,16 @@ def _short(value) -> str:
 
 
 def write_manifest(run: Path, entries: list[dict]) -> dict:
-    """Write the manifest listing ``entries`` (sorted by file), atomically; returns it."""
+    """Write the run's manifest listing ``entries`` (sorted by file), atomically; returns it."""
+    return write_manifest_at(Path(run) / runs.ARTIFACTS_DIR, entries)
+
+
+def write_manifest_at(art: Path, entries: list[dict]) -> dict:
+    """Write the manifest of the artifact folder ``art`` listing ``entries`` (sorted by file),
+    atomically; returns it."""
     manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
                 "artifacts": sorted(entries, key=lambda e: e["file"])}
-    atomic_write_text(run / runs.ARTIFACTS_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(Path(art) / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
