@@ -401,7 +401,7 @@ def test_binary_head_from_a_spec_saves_loads_and_lowers(tmp_path):
     ({"kind": "binary", "classes": 3}, "may only be 2"),
     ({"kind": "binary", "tau": -1}, "tau' must be a finite number > 0"),
     ({"kind": "binary", "tau": 1, "bias": 0.5}, r"unknown option 'bias'; a 'binary' head accepts: tau, classes"),
-    ({"kind": "softmax"}, r"unknown head kind 'softmax'; known: 'binary', 'groupsum'"),
+    ({"kind": "softmax"}, r"unknown head kind 'softmax'; known: 'binary', 'codebook', 'groupsum'"),
     ({"kind": "groupsum", "classes": 2, "tua": 1}, "unknown option 'tua'"),
 ])
 def test_bad_head_specs_are_refused(head, pattern):

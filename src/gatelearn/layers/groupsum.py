@@ -1,6 +1,8 @@
 """GroupSum: the output head. Class k's score is the number of ones in its group, divided by tau."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -34,6 +36,35 @@ def one_class_message(what: str) -> str:
             "means more ones than zeros among the last layer's bits, or GroupSum(2, tau)")
 
 
+class Temperature(nn.Module):
+    """A head's tau: a fixed number, or a learned one (``learn=True``: a parameter ``log_tau``
+    trained with the network, starting at ``tau``). Scores are divided by it, so it never
+    changes which class wins; the circuit takes its value when the model is lowered, as the IR
+    head's scale. ``float(t)`` is its current value."""
+
+    def __init__(self, tau: float, learn: bool = False):
+        super().__init__()
+        if not tau > 0:
+            raise InputError(f"tau must be > 0, got {tau}")
+        self.learn = bool(learn)
+        self.fixed = float(tau)
+        if self.learn:
+            # learned on a log scale: tau stays positive, and a step changes it by a factor
+            self.log_tau = nn.Parameter(torch.tensor(math.log(tau), dtype=torch.float32))
+
+    def __float__(self) -> float:
+        return float(self.log_tau.detach().exp()) if self.learn else self.fixed
+
+    def divide(self, scores: torch.Tensor) -> torch.Tensor:
+        """``scores / tau``: a tensor division when learned (the gradient reaches tau)."""
+        if not self.learn:
+            return scores / self.fixed
+        return scores / self.log_tau.exp().to(scores.dtype)
+
+    def extra_repr(self) -> str:
+        return f"tau={float(self):g}" + (", learned" if self.learn else "")
+
+
 class GroupSum(nn.Module):
     """Split the last dimension into ``classes`` contiguous groups and sum each, divided by ``tau``.
     ``classes`` >= 2: a single group would always win the argmax (see :class:`BinaryHead` in
@@ -41,7 +72,7 @@ class GroupSum(nn.Module):
 
     kind = "groupsum"
 
-    def __init__(self, classes: int, tau: float = 1.0):
+    def __init__(self, classes: int, tau: float = 1.0, learn_tau: bool = False):
         super().__init__()
         if classes == 1:
             raise InputError(one_class_message("GroupSum(1)"))
@@ -50,7 +81,12 @@ class GroupSum(nn.Module):
         if not tau > 0:
             raise InputError(f"GroupSum needs tau > 0, got {tau}")
         self.classes = int(classes)
-        self.tau = float(tau)
+        self.temperature = Temperature(tau, learn_tau)
+
+    @property
+    def tau(self) -> float:
+        """The current tau (learned or fixed): what the circuit's head is scaled by."""
+        return float(self.temperature)
 
     @property
     def groups(self) -> int:
@@ -59,7 +95,7 @@ class GroupSum(nn.Module):
         return self.classes
 
     def extra_repr(self) -> str:
-        return f"classes={self.classes}, tau={self.tau}"
+        return f"classes={self.classes}"
 
     def check_input(self, shape: tuple) -> None:
         """Raise InputError unless the last layer's output ``shape`` (no batch) is a flat vector
@@ -83,5 +119,9 @@ class GroupSum(nn.Module):
             # x is a transposed view of a feature-major (n, B) tensor, what the fused logic
             # kernel returns: summing that one over contiguous rows is several times faster than
             # a strided sum, and its gradient reaches the kernel feature-major, without a copy.
-            return (_FeatureMajorGroupSum.apply(xT, self.classes) / self.tau).t()
-        return x.reshape(x.shape[0], self.classes, x.shape[1] // self.classes).sum(-1) / self.tau
+            return self.temperature.divide(_FeatureMajorGroupSum.apply(xT, self.classes)).t()
+        return self.temperature.divide(x.reshape(x.shape[0], self.classes, x.shape[1] // self.classes).sum(-1))
+
+    def scores(self, counts: torch.Tensor) -> torch.Tensor:
+        """The scores this head gives for the IR head's ``counts`` (exactly its forward's on hard bits)."""
+        return self.temperature.divide(counts.to(torch.float32))

@@ -44,10 +44,11 @@ from ..circuit.builder import CircuitBuilder
 from ..circuit.ir import Head
 from ..errors import InputError
 from ..gates import BY_NAME
-from .groupsum import GroupSum, one_class_message
+from .groupsum import GroupSum, Temperature, one_class_message
 from .kinds import MAX_SIZE, check_number, check_size
 
-__all__ = ["BinaryHead", "GroupSum", "HeadKind", "HEADS", "register_head", "head_kind_of", "check_head_spec",
+__all__ = ["BinaryHead", "CodebookHead", "make_code", "GroupSum", "HeadKind", "HEADS", "register_head",
+           "head_kind_of", "check_head_spec",
            "head_from_spec", "HEAD_LOWERINGS"]
 
 # The ``head`` argument of gatelearn.lower: keep the IR's Head, or build the head from gates.
@@ -67,12 +68,13 @@ class BinaryHead(nn.Module):
     # model may reorder the last layer's gates freely (gatelearn.layers.wiring).
     groups = 1
 
-    def __init__(self, tau: float = 1.0):
+    def __init__(self, tau: float = 1.0, learn_tau: bool = False):
         super().__init__()
-        self.tau = check_number("BinaryHead tau", tau, positive=True)
+        self.temperature = Temperature(check_number("BinaryHead tau", tau, positive=True), learn_tau)
 
-    def extra_repr(self) -> str:
-        return f"tau={self.tau}"
+    @property
+    def tau(self) -> float:
+        return float(self.temperature)
 
     @staticmethod
     def threshold(bits: int) -> float:
@@ -97,8 +99,118 @@ class BinaryHead(nn.Module):
             raise InputError(f"BinaryHead needs input of shape (batch, k), k >= 1, got {tuple(x.shape)}")
         # c - k/2 is exact in float32 (an integer or a half-integer) for k < 2^24 bits, so the
         # score's sign is exactly the comparison c > k/2 that the circuit makes.
-        score = (x.sum(1) - self.threshold(x.shape[1])) / self.tau
+        score = self.temperature.divide(x.sum(1) - self.threshold(x.shape[1]))
         return torch.stack((torch.zeros_like(score), score), 1)
+
+    def scores(self, counts: torch.Tensor) -> torch.Tensor:
+        """The scores for the IR head's counts ``[k - c, c]`` (exactly forward's on hard bits)."""
+        counts = counts.to(torch.float32)
+        score = self.temperature.divide(counts[:, 1] - self.threshold(int(counts[0].sum()) if len(counts) else 0))
+        return torch.stack((torch.zeros_like(score), score), 1)
+
+
+class CodebookHead(nn.Module):
+    """Each class a binary codeword of the last layer's width L; class k's score is the number of
+    the L output bits that agree with codeword k, divided by tau, and the prediction is the
+    nearest codeword in Hamming distance (ties: the lowest class). In training, with relaxed bits
+    x in [0, 1], the agreement is ``sum_j x_j c_kj + (1 - x_j)(1 - c_kj)``, differentiable and
+    equal to the count on hard bits.
+
+    Codes (the ``codebook`` buffer, (classes, L), part of the state dict):
+
+    ``random``    each bit drawn with probability 1/2 from ``numpy.random.default_rng(seed)``,
+                  redrawn until the codewords are distinct (any C and L with 2^L >= C);
+    ``hadamard``  rows 1..C of the Sylvester Hadamard matrix of order n (the smallest power of 2
+                  >= max(L, C + 1)) as 0/1, truncated to L columns: for L = n any two codewords
+                  differ in exactly L/2 bits (row 0, all ones, is left out).
+    """
+
+    kind = "codebook"
+
+    def __init__(self, classes: int, bits: int, tau: float = 1.0, code: str = "random", seed: int = 0,
+                 learn_tau: bool = False):
+        super().__init__()
+        self.classes = check_size("CodebookHead classes", classes, low=2)
+        self.bits = check_size("CodebookHead bits (the last layer's width)", bits)
+        if code not in CODES:
+            raise InputError(f"codebook code must be one of {', '.join(CODES)}, got {code!r}")
+        if self.bits < 63 and 2 ** self.bits < self.classes:
+            raise InputError(f"{self.classes} classes need codewords of at least {math.ceil(math.log2(self.classes))} "
+                             f"bits; the last layer has {self.bits}")
+        self.code, self.seed = code, int(seed)
+        self.temperature = Temperature(check_number("CodebookHead tau", tau, positive=True), learn_tau)
+        self.register_buffer("codebook", torch.from_numpy(make_code(code, self.classes, self.bits, self.seed)))
+
+    # The head reads each output bit by its position in the codewords: the last layer's gates
+    # must keep their order (groups of one, see gatelearn.layers.wiring).
+    @property
+    def groups(self) -> int:
+        return self.bits
+
+    @property
+    def tau(self) -> float:
+        return float(self.temperature)
+
+    def extra_repr(self) -> str:
+        return f"classes={self.classes}, bits={self.bits}, code={self.code!r}"
+
+    def check_input(self, shape: tuple) -> None:
+        if tuple(shape) != (self.bits,):
+            hint = " (add a flatten layer)" if len(shape) != 1 else ""
+            raise InputError(f"the codebook head reads {self.bits} bits per sample (its codeword length), "
+                             f"the last layer gives {tuple(shape)}{hint}")
+
+    def check_state(self, prefix: str = "") -> None:
+        """A loaded codebook must hold 0/1 values in distinct rows (else two classes tie forever)."""
+        c = self.codebook
+        if not bool(((c == 0) | (c == 1)).all()):
+            raise InputError(f"{prefix}codebook must hold only 0 and 1")
+        if len(torch.unique(c, dim=0)) != len(c):
+            raise InputError(f"{prefix}codebook has two equal codewords")
+
+    def counts(self, bits: torch.Tensor) -> torch.Tensor:
+        """Agreements of hard bits (batch, L) with every codeword: int64 (batch, classes)."""
+        c = self.codebook.to(torch.int64)
+        b = bits.to(torch.int64)
+        return b @ c.T + (1 - b) @ (1 - c).T
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.bits:
+            raise InputError(f"CodebookHead needs input of shape (batch, {self.bits}), got {tuple(x.shape)}")
+        c = self.codebook.to(x.dtype)
+        # x.c + (1-x).(1-c) = x.(2c - 1) + sum(1 - c): one matrix product
+        return self.temperature.divide(x @ (2 * c - 1).T + (1 - c).sum(1))
+
+    def scores(self, counts: torch.Tensor) -> torch.Tensor:
+        return self.temperature.divide(counts.to(torch.float32))
+
+
+CODES = ("random", "hadamard")
+
+
+def make_code(code: str, classes: int, bits: int, seed: int = 0) -> np.ndarray:
+    """The (classes, bits) 0/1 float32 codebook of :class:`CodebookHead` (see its docstring)."""
+    if code == "hadamard":
+        n = 1
+        while n < max(bits, classes + 1):
+            n *= 2
+        h = np.ones((1, 1), np.int8)
+        while len(h) < n:
+            h = np.block([[h, h], [h, -h]])
+        book = (h[1:classes + 1, :bits] > 0)
+        if len(np.unique(book, axis=0)) != classes:
+            raise InputError(f"{bits}-bit Hadamard codewords do not separate {classes} classes; use code 'random' "
+                             f"or a wider last layer")
+        return book.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    book = rng.random((classes, bits)) < 0.5
+    for _ in range(1000):   # redraw duplicates (likely only when 2^bits is near classes)
+        _, first = np.unique(book, axis=0, return_index=True)
+        dup = np.setdiff1d(np.arange(classes), first)
+        if not len(dup):
+            return book.astype(np.float32)
+        book[dup] = rng.random((len(dup), bits)) < 0.5
+    raise InputError(f"could not draw {classes} distinct random codewords of {bits} bits")
 
 
 Lowering = Callable[[nn.Module, CircuitBuilder, np.ndarray], object]
@@ -110,7 +222,7 @@ class HeadKind:
 
     ``check``        spec -> its number of classes, after checking the options' values
                      (InputError naming the option); unknown options are refused before
-    ``build``        a checked spec -> the module
+    ``build``        (a checked spec, the last layer's output shape) -> the module
     ``lower_ir``     (module, builder, nodes) -> (outputs, :class:`Head`); ``nodes`` are the last
                      layer's node ids, shaped like its output
     ``lower_gates``  (module, builder, nodes) -> the class index bits, least significant first
@@ -121,7 +233,7 @@ class HeadKind:
     module: type
     options: tuple[str, ...]
     check: Callable[[dict], int]
-    build: Callable[[dict], nn.Module]
+    build: Callable[[dict, tuple], nn.Module]
     lower_ir: Lowering
     lower_gates: Lowering
     ir_outputs: str | None = None
@@ -165,7 +277,7 @@ def check_head_spec(spec) -> int:
 def head_from_spec(spec: dict, in_shape: tuple) -> nn.Module:
     """The head ``spec`` describes, checked against the last layer's output shape ``in_shape``."""
     check_head_spec(spec)
-    head = HEADS[spec.get("kind", "groupsum")].build(spec)
+    head = HEADS[spec.get("kind", "groupsum")].build(spec, tuple(in_shape))
     head.check_input(tuple(in_shape))
     return head
 
@@ -184,6 +296,7 @@ def _check_groupsum(spec: dict) -> int:
     if classes == 1:
         raise InputError(one_class_message("a 'groupsum' head with classes 1"))
     _tau(spec)
+    _learn_tau(spec)
     return classes
 
 
@@ -198,8 +311,16 @@ def _groupsum_gates(head: GroupSum, builder, nodes: np.ndarray) -> np.ndarray:
     return arith.argmax(builder, arith.popcount(builder, groups))
 
 
-register_head(HeadKind("groupsum", GroupSum, ("classes", "tau"), _check_groupsum,
-                       lambda spec: GroupSum(int(spec["classes"]), _tau(spec)), _groupsum_ir, _groupsum_gates))
+def _learn_tau(spec: dict) -> bool:
+    learn = spec.get("learn_tau", False)
+    if not isinstance(learn, bool):
+        raise InputError(f"head 'learn_tau' must be true or false, got {learn!r}")
+    return learn
+
+
+register_head(HeadKind("groupsum", GroupSum, ("classes", "tau", "learn_tau"), _check_groupsum,
+                       lambda spec, shape: GroupSum(int(spec["classes"]), _tau(spec), _learn_tau(spec)),
+                       _groupsum_ir, _groupsum_gates))
 
 
 # ---------------------------------------------------------------------------- binary
@@ -210,6 +331,7 @@ def _check_binary(spec: dict) -> int:
         raise InputError(f"a 'binary' head has 2 classes (class 1: more ones than zeros); its 'classes' "
                          f"may only be 2, got {spec['classes']!r}")
     _tau(spec)
+    _learn_tau(spec)
     return 2
 
 
@@ -227,7 +349,56 @@ def _binary_gates(head: BinaryHead, builder, nodes: np.ndarray) -> np.ndarray:
     return arith.greater_than_constant(builder, arith.popcount(builder, bits), len(bits) // 2).reshape(1)
 
 
-register_head(HeadKind("binary", BinaryHead, ("tau", "classes"), _check_binary,
-                       lambda spec: BinaryHead(_tau(spec)), _binary_ir, _binary_gates,
+register_head(HeadKind("binary", BinaryHead, ("tau", "classes", "learn_tau"), _check_binary,
+                       lambda spec, shape: BinaryHead(_tau(spec), _learn_tau(spec)), _binary_ir, _binary_gates,
                        ir_outputs="[not bits, bits] under Head(2, 2 tau); the model's class-1 score is "
                                   "IR score 1 - IR score 0"))
+
+
+# ---------------------------------------------------------------------------- codebook
+
+def _check_codebook(spec: dict) -> int:
+    classes = check_size("head 'classes'", spec.get("classes"), low=2, high=MAX_SIZE)
+    _tau(spec)
+    _learn_tau(spec)
+    if spec.get("code", "random") not in CODES:
+        raise InputError(f"head 'code' must be one of {', '.join(CODES)}, got {spec.get('code')!r}")
+    seed = spec.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"head 'seed' must be an integer >= 0, got {seed!r}")
+    return classes
+
+
+def _build_codebook(spec: dict, shape: tuple) -> CodebookHead:
+    if len(shape) != 1:
+        raise InputError(f"the codebook head reads a flat vector of bits; the last layer gives {shape} "
+                         f"(add a flatten layer)")
+    return CodebookHead(int(spec["classes"]), int(shape[0]), _tau(spec), spec.get("code", "random"),
+                        spec.get("seed", 0), _learn_tau(spec))
+
+
+def _codebook_groups(head: CodebookHead, builder, nodes: np.ndarray) -> np.ndarray:
+    """(L, classes) node ids: bit j where codeword k has a 1, NOT bit j where it has a 0 (the
+    XNOR with a constant), so that the ones of column k are the agreements with codeword k."""
+    head.check_input(nodes.shape)
+    bits = nodes.reshape(-1)
+    book = head.codebook.detach().cpu().numpy().astype(bool)          # (classes, L)
+    need_not = np.flatnonzero((~book).any(0))
+    inverted = np.zeros_like(bits)
+    inverted[need_not] = builder.add_gates(np.full(len(need_not), _NOT), bits[need_not], np.zeros_like(need_not))
+    return np.where(book, bits[None, :], inverted[None, :]).T
+
+
+def _codebook_ir(head: CodebookHead, builder, nodes: np.ndarray):
+    # class-major groups of L outputs: GroupSum's counts are then exactly the agreements
+    return _codebook_groups(head, builder, nodes).T.reshape(-1), Head(head.classes, head.tau)
+
+
+def _codebook_gates(head: CodebookHead, builder, nodes: np.ndarray) -> np.ndarray:
+    return arith.argmax(builder, arith.popcount(builder, _codebook_groups(head, builder, nodes)))
+
+
+register_head(HeadKind("codebook", CodebookHead, ("classes", "tau", "learn_tau", "code", "seed"), _check_codebook,
+                       _build_codebook, _codebook_ir, _codebook_gates,
+                       ir_outputs="per class, its codeword's agreements: bit j, or NOT bit j where the codeword "
+                                  "has a 0, under Head(classes, tau)"))

@@ -128,6 +128,15 @@ def _fractions_or_none(text: str) -> list[float]:
     return _numbers(text, "0.5,0.7")
 
 
+def _tau_text(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def _split_seed(text: str) -> int | str:
     if text.strip().lower() == REFERENCE_SPLIT:
         return REFERENCE_SPLIT
@@ -197,9 +206,18 @@ class TrainConfig:
     sampling: str | None = setting(
         None, "soft relaxation or Gumbel straight-through, for every layer", choices=SAMPLINGS)
     init: str | None = setting(None, "gate initialisation of every layer", choices=INITS)
-    tau: float | None = setting(
-        None, "GroupSum temperature of the head (none: the square root of the outputs per class, see "
-              "gatelearn.training.sizing)", metavar="T", range=POSITIVE)
+    head: str = setting(
+        "groupsum", "the output head: groupsum (a group of outputs per class, its ones / tau), binary (2 classes: "
+                    "more ones than zeros), codebook (a binary codeword per class, the nearest wins)",
+        choices=("groupsum", "binary", "codebook"))
+    tau: float | str | None = setting(
+        None, "temperature of the head, a number or 'auto': the square root of the outputs per class (see "
+              "gatelearn.training.sizing; none: a preset's number, else 'auto')", metavar="T|auto",
+        parse=_tau_text, range=POSITIVE)
+    learn_tau: bool = setting(False, "learn tau with the network (from its starting value); the circuit takes the "
+                                     "learned value, which never changes the predicted class")
+    code: str = setting("random", "codewords of the codebook head (gatelearn.layers.heads.CodebookHead)",
+                        choices=("random", "hadamard"))
 
     # --- optimisation ----------------------------------------------------------------------
     optimizer: str = setting("adam", "the optimizer", choices=("adam", "adamw"))

@@ -245,7 +245,7 @@ class Trainer:
         """Model, optimizer, batch sampler, and the checks of the schedules (before any training)."""
         c, d = self.config, self.data
         spec = {"encoder": d.encoder.spec(), "layers": layer_specs(c),
-                "head": {"kind": "groupsum", "classes": int(self.dataset.classes), "tau": c.tau},
+                "head": head_spec(c, int(self.dataset.classes)),
                 "seed": c.seed, "class_names": [str(n) for n in self.dataset.class_names]}
         if getattr(self.dataset, "schema", None) is not None:
             spec["schema"] = self.dataset.schema
@@ -544,6 +544,20 @@ def _lock_run_dir(config: TrainConfig | Mapping[str, Any], out_dir: str | os.Pat
                     (out / LOCK_FILE).unlink()
                     out.rmdir()
             raise
+
+
+def head_spec(config: TrainConfig, classes: int) -> dict:
+    """The model spec's head for a run's settings (``head``, ``tau``, ``learn_tau``, ``code``)."""
+    spec: dict = {"kind": config.head, "classes": classes, "tau": config.tau}
+    if config.learn_tau:
+        spec["learn_tau"] = True
+    if config.head == "binary":
+        if classes != 2:
+            raise InputError(f"the binary head decides between 2 classes; this data has {classes} (use --head "
+                             f"groupsum or codebook)")
+    elif config.head == "codebook":
+        spec.update(code=config.code, seed=config.seed)
+    return spec
 
 
 def load_data(config: TrainConfig) -> Dataset:

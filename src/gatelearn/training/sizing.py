@@ -11,8 +11,9 @@ for the UCI tables, 6 for MNIST and CIFAR-10), and the width is ``N // depth`` r
 multiple of the classes (GroupSum splits the last layer's outputs evenly over the classes). So
 ``budget_gates=48_000`` on MNIST is the paper's 6 x 8,000 network.
 
-**tau** (the GroupSum temperature; the score of a class is its count of ones divided by tau):
-the square root of the outputs per class, the scaling rule of Petersen et al. 2024. It never
+**tau** (the head's temperature; the score of a class is its count of ones divided by tau), when
+unset or ``"auto"``: the square root of the outputs per class, the scaling rule of Petersen et al.
+2024 (each score of the binary and codebook heads reads all outputs). It never
 changes which class wins (the circuit's argmax), only how sharp the training loss is.
 """
 from __future__ import annotations
@@ -66,11 +67,12 @@ def resolve(config: TrainConfig, classes: int) -> TrainConfig:
         changes["layers"] = flatten[:1] + layers_for_budget(budget, classes)
         changes["budget_gates"] = None
     layers = changes.get("layers", config.layers)
-    if config.tau is None:
+    if config.tau is None or config.tau == "auto":
         width = last_width(layers)
         if width is None:
             raise InputError("tau: the last layers state no width to derive it from; give tau")
-        changes["tau"] = auto_tau(width, classes)
+        # a binary or codebook score reads every output; a GroupSum score its class's group
+        changes["tau"] = auto_tau(width, 1 if config.head in ("binary", "codebook") else classes)
     if config.eval_every is None:
         changes["eval_every"] = max(1, config.iterations // EVALUATIONS_PER_RUN)
     return config.replace(**changes) if changes else config

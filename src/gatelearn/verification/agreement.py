@@ -32,8 +32,9 @@ def reference_outputs(circuit: Circuit, x, chunk: int = 8192) -> tuple[np.ndarra
 
 
 def model_counts(model, x) -> np.ndarray:
-    """GroupSum counts of the hard network (eval mode): ones per class group, int64 (N, classes).
-    The model's scores are exactly these counts divided by tau."""
+    """The counts of the IR head the model lowers to, for the hard network (eval mode), int64
+    (N, classes): GroupSum's ones per class group, the codebook's agreements, the binary head's
+    [zeros, ones]. The model's scores must be exactly what its head makes of them."""
     import torch
     was = model.training
     model.eval()
@@ -42,10 +43,10 @@ def model_counts(model, x) -> np.ndarray:
             xt = torch.from_numpy(np.array(x, dtype=np.float32))
             feats = model.features(xt)
             out = model.head(feats)
-            counts = feats.reshape(len(feats), model.head.classes, -1).sum(-1)
-            # the scores the model reports must be the counts / tau, bit for bit
-            if not torch.equal(out, counts / model.head.tau):
-                raise AssertionError("model scores are not counts / tau")
+            counts = model.head.counts(feats)
+            # the scores the model reports must follow from the counts, bit for bit
+            if not torch.equal(out, model.head.scores(counts)):
+                raise AssertionError("the model's scores are not its head's scores of the circuit's counts")
             return counts.to(torch.int64).numpy()
     finally:
         model.train(was)
