@@ -414,20 +414,15 @@ def test_class_names_must_match_the_binary_head():
         build_model({**BINARY_SPEC, "class_names": ["a", "b", "c"]})
 
 
-def test_binary_head_trains_in_the_training_loop(tmp_path, monkeypatch):
-    """The loop builds a GroupSum spec today; swapping the head in the spec it builds trains the
-    binary head through the unchanged loop (loss, evaluation, checkpoint, saved model)."""
-    import gatelearn.training.loop as loop
-
-    build = loop.build_model
-    monkeypatch.setattr(loop, "build_model",
-                        lambda spec: build({**spec, "head": {"kind": "binary", "tau": spec["head"]["tau"]}}))
+def test_binary_head_trains_in_the_training_loop(tmp_path):
+    """head='binary' trains through the one loop (loss, evaluation, checkpoint, saved model)."""
     rng = np.random.default_rng(0)
     x = rng.random((400, 3)).astype(np.float32)
     y = ((x[:, 0] > 0.5) ^ (x[:, 1] > 0.6)).astype(np.int64)     # not separable by one threshold
     ds = Dataset.from_arrays(x, y, class_names=["no", "yes"])
-    cfg = make_config("monk1", iterations=150, eval_every=50, batch_size=32, tau=2.0, threads=1, lr=0.05).replace(
-        layers=[{"kind": "logic", "out": 32}, {"kind": "logic", "out": 15}], dataset="arrays")
+    cfg = make_config("monk1", iterations=150, eval_every=50, batch_size=32, tau=2.0, threads=1, lr=0.05,
+                      head="binary").replace(layers=[{"kind": "logic", "out": 32}, {"kind": "logic", "out": 15}],
+                                             dataset=None)
     summary = train(cfg, tmp_path, progress=False, dataset=ds)
     assert summary["hard_accuracy"] >= 0.8
     model = gatelearn.load(tmp_path)
