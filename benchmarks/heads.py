@@ -10,7 +10,9 @@ Heads (each on the preset's layers and training settings):
 ``preset``    GroupSum with the preset's own tau (skipped when the preset has none)
 ``rule``      GroupSum with tau = sqrt(outputs per class) (``tau="auto"``)
 ``learned``   GroupSum, tau starting at the rule's value and learned with the network
-``codebook``  the codebook head (random codewords of the last layer's width), tau = sqrt(width)
+``codebook``  the codebook head: random codewords of ``--code-bits`` bits (the last layer's width
+              becomes that; its score for each class reads every one of them, so the C and Verilog
+              heads cost classes x code bits per sample), tau = sqrt(code bits)
 
 ``--tau-scales`` measures the rule's constant instead: GroupSum with tau = s * sqrt(outputs per
 class) for each s, and ``--validation`` of the training set held out; the constant is chosen per
@@ -61,6 +63,7 @@ def main() -> None:
     p.add_argument("--tau-scales", help="measure the rule's constant: comma-separated scales of sqrt(outputs/class)")
     p.add_argument("--validation", type=float, default=0.1, help="held-out fraction for --tau-scales")
     p.add_argument("--iterations", type=int, default=3000)
+    p.add_argument("--code-bits", type=int, default=256, help="codeword length of the codebook head")
     p.add_argument("--threads", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir")
@@ -80,8 +83,9 @@ def main() -> None:
         for head in args.heads.split(","):
             if head == "preset" and base.tau is None:
                 continue
+            narrow = [*base.layers[:-1], {**base.layers[-1], "out": args.code_bits}]
             overrides = {"preset": {}, "rule": {"tau": "auto"}, "learned": {"tau": "auto", "learn_tau": True},
-                         "codebook": {"head": "codebook", "tau": "auto"}}[head]
+                         "codebook": {"head": "codebook", "tau": "auto", "layers": narrow}}[head]
             rows.append(run_one(preset, head, overrides, args, Path(args.out) / preset / head))
     result = {"benchmark": "heads", "iterations": args.iterations, "machine": platform.machine(),
               "processor": platform.processor() or None, "rows": rows}
