@@ -15,7 +15,8 @@ documented in the header):
   vectors (AVX-512BW / AVX2 compare-to-mask), then 64x64 bit blocks are transposed with word-wide
   operations (all lanes at once).
 * Gates: data, not code. The gates are grouped by logic level (gates of one level never read
-  each other) and, inside a level, by kind; each group is a *run* that writes consecutive
+  each other; levels as soon or as late as possible, whichever keeps fewer values live) and,
+  inside a level, by kind; each group is a *run* that writes consecutive
   workspace slots (:class:`.layout.Schedule`). The evaluator is one fixed loop per gate kind,
   ``d[i] = S[a[i]] & ~S[b[i]]`` with the expression text taken from the one gate table, over
   static operand-index tables. The compiler's time does not depend on the network's size (the
@@ -27,6 +28,12 @@ documented in the header):
   as the gates, then summed by Harley-Seal carry-save adders 16 words at a time. The counter
   words of all classes are transposed back (64 x 64 bit blocks) so each sample's class counts are
   a shift and a mask.
+* Plain circuits (no head) also get ``NAME_eval_packed`` (``templates/packed.c``): input bits
+  in and every output bit out, packed one row of 64-vector words per input and per output, no
+  encoder and no transposes. Its values are ``GL_PK`` words each (chosen here, up to 16, while
+  the workspace stays within PACKED_WORKSPACE_BYTES), so the table reads and the dispatch of a
+  run are shared by all those words: deep circuits, whose levels are a few gates wide, cost
+  what their gates cost.
 * Blocks of samples are spread over threads with OpenMP when it is available.
 """
 from __future__ import annotations
@@ -46,7 +53,7 @@ from ..base import check_name as base_check_name
 from ..common import num_classes, num_features
 from .layout import TABLE_LANES, TILE_SLOTS, EncoderTables, Schedule, encoder_tables
 
-__all__ = ["CEmitter", "generate_c", "DEFAULT_WORD_BITS", "WIDE_WORKSPACE_BYTES"]
+__all__ = ["CEmitter", "generate_c", "DEFAULT_WORD_BITS", "WIDE_WORKSPACE_BYTES", "PACKED_WORKSPACE_BYTES"]
 
 DEFAULT_WORD_BITS = 0      # 0: auto: 512 with AVX-512F if the workspace stays small, else 256
 # Largest workspace (at 512-bit words) for which auto picks 512-bit words. Past it the gates'
@@ -54,6 +61,11 @@ DEFAULT_WORD_BITS = 0      # 0: auto: 512 with AVX-512F if the workspace stays s
 # core of an AVX-512 Xeon with 2 MB of L2, 512 vs 256-bit M images/s: 1.1 MB workspace 7.24 vs
 # 7.06, 1.4 MB 5.23 vs 5.49, 2.1 MB 2.94 vs 3.71, 5.8 MB (6 x 64,000) 0.73 vs 0.85.
 WIDE_WORKSPACE_BYTES = 1_280 * 1024
+# The packed evaluator (plain circuits) gives each value up to MAX_PACKED_WORDS words while its
+# workspace stays within PACKED_WORKSPACE_BYTES (half of a 1-2 MB L2; the rest is the tables and
+# the inputs and outputs streaming through).
+PACKED_WORKSPACE_BYTES = 512 * 1024
+MAX_PACKED_WORDS = 16
 
 PASS_A = BY_NAME["A"].id
 FALSE, TRUE = BY_NAME["FALSE"].id, BY_NAME["TRUE"].id
@@ -120,25 +132,34 @@ class HeadTables:
     count_init: np.ndarray
 
 
-def head_tables(c: Circuit, schedule: Schedule, classes: int, per_class: int) -> HeadTables:
-    """Per class, the output bits as (kind, operand slot, operand slot). An output the schedule
-    inlines is evaluated from its gate's operands; one that is stored (or an input) is read
-    through the pass-through gate A. Sorted by kind so the counter loop has no branch per item."""
+def output_items(c: Circuit, schedule: Schedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per output, in order, how to get its bit as (gate id, operand slot, operand slot). An
+    output the schedule inlines is evaluated from its gate's operands; one that is stored (or an
+    input) is read through the pass-through gate A."""
     n, slot = c.num_inputs, schedule.slot
     outs = c.outputs
     inlined = schedule.inline[outs]
     # gate arrays padded with one entry so that outputs that are inputs index something valid
     op_p, a_p, b_p = np.append(c.op, PASS_A), np.append(c.a, 0), np.append(c.b, 0)
     gate_of_out = np.where(outs >= n, outs - n, c.num_gates)
-    op = np.where(inlined, op_p[gate_of_out], PASS_A)
+    op = np.where(inlined, op_p[gate_of_out], PASS_A).astype(np.uint8)
     a = np.where(inlined, slot[a_p[gate_of_out]], slot[outs])
     b = np.where(inlined, slot[b_p[gate_of_out]], slot[outs])
     a = np.where(inlined & ~USES_A[op], 0, a)      # operands a gate ignores may be any slot
     b = np.where(inlined & ~USES_B[op], 0, b)
+    return op, a, b
+
+
+def head_tables(c: Circuit, schedule: Schedule, classes: int, per_class: int) -> HeadTables:
+    """Per class, the output bits (:func:`output_items`), sorted by kind so the counter loop has
+    no branch per item."""
+    n = c.num_inputs
+    outs = c.outputs
+    op, a, b = output_items(c, schedule)
     cls = np.repeat(np.arange(classes), per_class)
     # Constant outputs (common: the passes fold many output gates to FALSE / TRUE) cost nothing
     # per block: a TRUE adds one to its class's starting count, a FALSE is dropped.
-    node_op = op_p[gate_of_out]
+    node_op = np.append(c.op, PASS_A)[np.where(outs >= n, outs - n, c.num_gates)]
     const = (outs >= n) & ((node_op == FALSE) | (node_op == TRUE))
     count_init = np.bincount(cls[const & (node_op == TRUE)], minlength=classes)
     op, a, b, cls = op[~const], a[~const], b[~const], cls[~const]
@@ -149,6 +170,38 @@ def head_tables(c: Circuit, schedule: Schedule, classes: int, per_class: int) ->
     run_len = np.diff(np.r_[start, len(op)])
     return HeadTables(op, a, b, op[start], run_len, np.searchsorted(cls[start], np.arange(classes + 1)),
                       count_init)
+
+
+@dataclass
+class OutputTables:
+    """The packed evaluator's outputs: every output's item (:func:`output_items`) in runs of one
+    gate id, evaluated into a buffer of one value per output; ``pos[o]`` is output o's place."""
+    a: np.ndarray
+    b: np.ndarray
+    run_op: np.ndarray
+    run_len: np.ndarray
+    pos: np.ndarray
+
+
+def output_tables(c: Circuit, schedule: Schedule) -> OutputTables:
+    op, a, b = output_items(c, schedule)
+    key = np.lexsort((a, b // TILE_SLOTS, op))      # runs of one kind, operands read in tiles
+    op, a, b = op[key], a[key], b[key]
+    start = np.r_[0, np.flatnonzero(np.diff(op.astype(np.int64))) + 1] if len(op) else np.zeros(0, np.int64)
+    pos = np.empty(len(key), np.int64)
+    pos[key] = np.arange(len(key))
+    return OutputTables(a, b, op[start], np.diff(np.r_[start, len(op)]), pos)
+
+
+def packed_words(slots: int) -> int:
+    """Words per value of the packed evaluator: the most, a power of two up to
+    MAX_PACKED_WORDS, whose workspace (``slots`` values of 512-bit words) fits in
+    PACKED_WORKSPACE_BYTES. Narrow circuits get many: their runs are short, and the table reads
+    and dispatch of a run are shared by all the words of its values."""
+    k = 1
+    while k < MAX_PACKED_WORDS and slots * 64 * 2 * k <= PACKED_WORKSPACE_BYTES:
+        k *= 2
+    return k
 
 
 def zero_counter_rows(ws: Workspace, classes: int) -> list[int]:
@@ -264,6 +317,46 @@ def gate_cases() -> str:
                      for g in GATES)
 
 
+def packed_expressions() -> str:
+    """``GL_K<id>(j, k)``: word k of item j of the current run (values of GL_PK words)."""
+    return "\n".join(f"#define GL_K{g.id}(j, k) {g.c.format(a='GL_WK(a[j], k)', b='GL_WK(b[j], k)')}" for g in GATES)
+
+
+def packed_cases() -> str:
+    """The packed run loop's ``switch``: per gate id, every item's GL_PK words."""
+    return "\n".join(f"  case {g.id}: for (i = 0; i < len; i++) for (k = 0; k < GL_PK; k++) "
+                     f"d[i * GL_PK + k] = GL_K{g.id}(i, k); break;" for g in GATES)
+
+
+PACKED_DOC = """ *
+ *   int ${NAME}_eval_packed(const uint64_t *in_bits, size_t n, uint64_t *out_bits,
+ *                          const uint32_t *select, size_t nselect, void *workspace, int threads);
+ *       The circuit on n input vectors given as bits, every output computed, packed 64 vectors to
+ *       a word: with W = (n + 63) / 64, in_bits holds ${UNAME}_NUM_INPUTS = ${INPUTS} rows of W words
+ *       (vector s of input i is bit s % 64 of in_bits[i * W + s / 64]) and out_bits gets one row of
+ *       W words per output the same way (bits past n are 0). select: NULL for all
+ *       ${UNAME}_NUM_OUTPUTS = ${OUTPUTS} outputs in order (nselect is then ignored), or nselect output
+ *       indices whose rows out_bits gets, in that order. Rows per output make an output cost
+ *       one word store per 64 vectors, as a gate does, so a wide circuit costs what its gates
+ *       cost; no transposes. workspace must hold ${NAME}_packed_workspace_bytes(threads)
+ *       bytes, 64-byte aligned. Returns 0, or -1 on a bad argument (a select index out of
+ *       range). Any n works, including 0.
+ *
+ *   size_t ${NAME}_packed_workspace_bytes(int threads);
+ *   size_t ${NAME}_packed_block(void);
+ *       Its workspace size, and the vectors it evaluates at once per thread (one block: n
+ *       rounded up to it costs the same as n).
+"""
+
+PACKED_API = """#define ${UNAME}_NUM_INPUTS ${INPUTS}
+#define ${UNAME}_NUM_OUTPUTS ${OUTPUTS}
+int ${NAME}_eval_packed(const uint64_t *in_bits, size_t n, uint64_t *out_bits, const uint32_t *select,
+                        size_t nselect, void *workspace, int threads);
+size_t ${NAME}_packed_workspace_bytes(int threads);
+size_t ${NAME}_packed_block(void);
+"""
+
+
 def check_name(name: str) -> None:
     """An InputError unless ``name`` is a valid C name (the shared rules of
     :func:`gatelearn.backends.base.check_name`: identifier, not a keyword, not reserved)."""
@@ -336,7 +429,23 @@ def generate_c(circuit: Circuit, name: str = "gatelearn_net", word_bits: int = D
         "GATE_EXPRESSIONS": gate_expressions(), "GATE_CASES": gate_cases(),
         # an initializer list, so that a program can index the names without calling anything
         "CLASS_NAMES": "{" + ", ".join(c_string(n) for n in class_names(c, classes)) + "}",
+        "PACKED": "", "PACKED_DOC": "", "PACKED_API": "",
     }
+    if c.head is None:
+        # A plain circuit also gets the packed evaluator (bits in, bits out): its outputs go to
+        # a buffer after the workspace's slots, one value each.
+        out = output_tables(c, schedule)
+        words = packed_words(ws.slots + c.num_outputs)
+        info["packed_words"] = words
+        fields.update({"PACKED_WORDS": words, "PACKED_OUT_BASE": ws.slots, "PACKED_SLOTS": ws.slots + c.num_outputs,
+                       "ORUNS": len(out.run_op), "PACKED_EXPRESSIONS": packed_expressions(),
+                       "PACKED_CASES": packed_cases(),
+                       **array_fields("OA", out.a * TABLE_LANES), **array_fields("OB", out.b * TABLE_LANES),
+                       **array_fields("ORUN_OP", out.run_op), **array_fields("ORUN_LEN", out.run_len),
+                       **array_fields("OPOS", out.pos)})
+        fields["PACKED"] = template("packed.c").substitute(fields)
+        fields["PACKED_DOC"] = Template(PACKED_DOC).substitute(fields)
+        fields["PACKED_API"] = Template(PACKED_API).substitute(fields)
     files = {f"{name}.c": template("net.c").substitute(fields),
              f"{name}.h": template("net.h").substitute(fields),
              f"{name}_main.c": template("main.c").substitute(fields)}

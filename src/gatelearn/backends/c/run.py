@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ...circuit.ir import Circuit
+from ...circuit.simulate import pack_bits, unpack_bits
 from ...errors import InputError, ToolError
 from ..base import Artifacts
 from ..common import Prediction, input_contract, num_classes, num_features
 from .emit import DEFAULT_WORD_BITS, generate_c
 
-__all__ = ["CProgram", "compile_c", "build_shared", "cache_dir", "compiler", "flags", "throughput"]
+__all__ = ["CProgram", "compile_c", "build_shared", "cache_dir", "compiler", "flags", "throughput", "pack_inputs",
+           "unpack_outputs"]
 
 
 def cache_dir() -> Path:
@@ -102,10 +104,32 @@ def build_shared(src: Artifacts, portable: bool = False, word_bits: int | None =
     return lib, seconds
 
 
+def pack_inputs(bits) -> np.ndarray:
+    """Input bits (N, inputs), bool or 0/1 integers -> packed (inputs, ceil(N/64)) uint64, the
+    layout of :meth:`CProgram.run_bits`: vector s of input i is bit s % 64 of word [i, s // 64]."""
+    bits = np.asarray(bits)
+    if bits.ndim != 2:
+        raise InputError(f"expected input bits of shape (N, inputs), got shape {bits.shape}")
+    if bits.dtype != bool:
+        if bits.dtype.kind not in "biu" or (bits.size and ((bits != 0) & (bits != 1)).any()):
+            raise InputError("input bits must be booleans or the integers 0 and 1")
+        bits = bits.astype(bool)
+    return pack_bits(bits)
+
+
+def unpack_outputs(words: np.ndarray, n: int) -> np.ndarray:
+    """Packed output rows (k, ceil(n/64)) uint64 from :meth:`CProgram.run_bits` -> bits (n, k) bool."""
+    words = np.asarray(words)
+    if words.ndim != 2 or words.shape[1] != -(-int(n) // 64):
+        raise InputError(f"expected packed rows of {-(-int(n) // 64)} words for {n} vectors, got shape {words.shape}")
+    return unpack_bits(words, int(n))
+
+
 class CProgram:
     """A circuit compiled to a shared library. ``run(x, threads)`` takes raw features: uint8
     arrays use the uint8 entry point, everything else is converted to float32 (exact for the
-    model, which compares in float32)."""
+    model, which compares in float32). A plain circuit (no head) also has :meth:`run_bits`:
+    packed input bits to packed output bits."""
 
     def __init__(self, circuit: Circuit, name: str = "gatelearn_net", portable: bool = False,
                  word_bits: int | None = None, opt: str = "-O2", source: Artifacts | None = None):
@@ -129,7 +153,17 @@ class CProgram:
             fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
                            ctypes.c_void_p, ctypes.c_int]
             self._fns[kind] = fn
-        self._workspaces: dict[int, tuple[np.ndarray, int]] = {}
+        self._workspaces: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
+        # the packed evaluator: generated for plain circuits (C files of an older gatelearn lack it)
+        self._packed = getattr(self.lib, f"{n}_eval_packed", None) if circuit.head is None else None
+        if self._packed is not None:
+            self._packed.restype = ctypes.c_int
+            self._packed.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int]
+            self._packed_ws_bytes = getattr(self.lib, f"{n}_packed_workspace_bytes")
+            self._packed_ws_bytes.restype = ctypes.c_size_t
+            self._packed_ws_bytes.argtypes = [ctypes.c_int]
+            self.packed_block = int(self._call0(f"{n}_packed_block"))
         self.classes = num_classes(circuit)
         self.features = num_features(circuit)
         self.contract = input_contract(circuit)
@@ -140,15 +174,16 @@ class CProgram:
         fn.argtypes = []
         return fn()
 
-    def workspace(self, threads: int) -> int:
-        """Address of a 64-byte aligned workspace for ``threads`` threads (allocated once)."""
-        if threads not in self._workspaces:
-            nbytes = int(self._ws_bytes(threads))
+    def workspace(self, threads: int, kind: str = "predict") -> int:
+        """Address of a 64-byte aligned workspace for ``threads`` threads (allocated once), for
+        the predict entry points or (``kind="packed"``) the packed evaluator."""
+        if (kind, threads) not in self._workspaces:
+            nbytes = int((self._ws_bytes if kind == "predict" else self._packed_ws_bytes)(threads))
             buf = np.zeros(nbytes + 64, np.uint8)
             addr = buf.ctypes.data
             off = (-addr) % 64
-            self._workspaces[threads] = (buf, addr + off)
-        return self._workspaces[threads][1]
+            self._workspaces[kind, threads] = (buf, addr + off)
+        return self._workspaces[kind, threads][1]
 
     def prepare(self, x) -> np.ndarray:
         """Check and convert raw features once (so timing loops measure only the C call)."""
@@ -180,6 +215,57 @@ class CProgram:
         """Raw features -> class scores (GroupSum counts) and class indices."""
         return self.run_prepared(self.prepare(x), threads)
 
+    def run_bits(self, bits, n: int | None = None, outputs=None, threads: int = 1,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """A plain circuit on input vectors given as bits, every output computed: the C packed
+        evaluator (``NAME_eval_packed``).
+
+        ``bits``: (N, inputs) bool or 0/1 integers, or, with ``n`` given, already packed: (inputs,
+        ceil(n/64)) uint64, vector s of input i at bit s % 64 of word [i, s // 64] (:func:`pack_inputs`).
+        ``outputs``: indices of the outputs wanted, in the order wanted (default all). Returns
+        packed output rows (len(outputs), ceil(N/64)) uint64 in the same layout, bits past N zero
+        (:func:`unpack_outputs` gives (N, k) bool); ``out`` may give that array."""
+        c = self.circuit
+        if self._packed is None:
+            raise InputError("run_bits evaluates plain circuits (no GroupSum head) compiled by this gatelearn; "
+                             + ("this one has a head: use run()" if c.head is not None else
+                                "these C files have no packed entry point (generated by an older gatelearn)"))
+        if threads < 1:
+            raise InputError(f"threads must be >= 1, got {threads}")
+        if n is None:
+            bits = np.asarray(bits)
+            if bits.ndim != 2 or bits.shape[1] != c.num_inputs:
+                raise InputError(f"expected input bits of shape (N, {c.num_inputs}), got shape {bits.shape}")
+            n = len(bits)
+            words = pack_inputs(bits)
+        else:
+            n = int(n)
+            words = np.asarray(bits)
+            if n < 0 or words.dtype != np.uint64 or words.shape != (c.num_inputs, -(-n // 64)):
+                raise InputError(f"packed input bits for {n} vectors must be uint64 of shape "
+                                 f"({c.num_inputs}, {-(-n // 64)}), got {words.dtype} {words.shape}")
+            words = np.ascontiguousarray(words)
+        if outputs is None:
+            select, k = None, c.num_outputs
+        else:
+            select = np.asarray(outputs)
+            if select.ndim != 1 or (select.size and (select.dtype.kind not in "iu" or select.min() < 0
+                                                     or select.max() >= c.num_outputs)):
+                raise InputError(f"outputs must be a list of output indices 0..{c.num_outputs - 1}")
+            select = np.ascontiguousarray(select, np.uint32)
+            k = len(select)
+        shape = (k, -(-n // 64))
+        if out is None:
+            out = np.empty(shape, np.uint64)
+        elif out.shape != shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
+            raise InputError(f"out must be a C-contiguous uint64 array of shape {shape}")
+        rc = self._packed(words.ctypes.data if words.size else None, n, out.ctypes.data if out.size else None,
+                          None if select is None else select.ctypes.data, k, self.workspace(threads, "packed"),
+                          threads)
+        if rc != 0:
+            raise ToolError(f"the compiled circuit refused its arguments (return code {rc})")
+        return out
+
 
 def compile_c(circuit: Circuit, **kw) -> CProgram:
     """``circuit`` generated, built and loaded (options as :class:`CProgram`)."""
@@ -188,15 +274,27 @@ def compile_c(circuit: Circuit, **kw) -> CProgram:
 
 def throughput(prog: CProgram, x, threads: int = 1, min_seconds: float = 1.0) -> float:
     """Samples per second, end to end from raw features to class indices (inside C: encoding,
-    transpose, gates, counters, argmax). Best of repeated runs of at least ``min_seconds`` total."""
-    xp = prog.prepare(x)
-    out = (None, np.empty(len(xp), np.int32))
-    prog.run_prepared(xp, threads, scores=False, out=out)       # warm up (workspace, caches)
+    transpose, gates, counters, argmax). A plain circuit (no head) is timed from packed input
+    bits to every output bit, packed (:meth:`CProgram.run_bits`; x are its 0/1 inputs), in
+    vectors per second. Best of repeated runs of at least ``min_seconds`` total."""
+    if prog.circuit.head is None and prog._packed is not None:
+        words = pack_inputs(prog.contract.check(x))
+        rows = np.empty((prog.circuit.num_outputs, words.shape[1]), np.uint64)
+
+        def call():
+            prog.run_bits(words, len(x), threads=threads, out=rows)
+    else:
+        xp = prog.prepare(x)
+        classes = (None, np.empty(len(xp), np.int32))
+
+        def call():
+            prog.run_prepared(xp, threads, scores=False, out=classes)
+    call()       # warm up (workspace, caches)
     best, spent = 0.0, 0.0
     while spent < min_seconds:
         t0 = time.perf_counter()
-        prog.run_prepared(xp, threads, scores=False, out=out)
+        call()
         dt = time.perf_counter() - t0
         spent += dt
-        best = max(best, len(xp) / dt)
+        best = max(best, len(x) / dt)
     return best

@@ -419,3 +419,4 @@ const char *${NAME}_class_name(int k)
 {
   return k >= 0 && k < GL_C ? GL_CLASS_NAMES[k] : NULL;
 }
+${PACKED}

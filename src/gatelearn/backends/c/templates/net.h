@@ -30,7 +30,7 @@
  *   ${UNAME}_WORKSPACE_BYTES(word_bits)
  *       ${NAME}_workspace_bytes(1) as a constant expression, for a build whose words are
  *       word_bits wide (64 with -DGL_PORTABLE): a static buffer instead of an allocation.
- *
+${PACKED_DOC} *
  * Build: cc -O2 -march=native -fopenmp -c ${NAME}.c   (-DGL_PORTABLE: 64-bit words, no vector
  * extensions; -DGL_WORD_BITS=256 picks the word width). OpenMP is optional: without -fopenmp the
  * calls run on the calling thread. A microcontroller or any plain C99 compiler:
@@ -61,7 +61,7 @@ int ${NAME}_predict_u8(const uint8_t *x, size_t n, int32_t *scores, int32_t *cla
 int ${NAME}_predict_f32(const float *x, size_t n, int32_t *scores, int32_t *classes,
                        void *workspace, int threads);
 const char *${NAME}_class_name(int k);
-
+${PACKED_API}
 #ifdef __cplusplus
 }
 #endif
