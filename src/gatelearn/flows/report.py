@@ -1,5 +1,7 @@
 """``gatelearn report``: hardware figures of a run's best circuit, its accuracy and its compiled
-speed. The tools' steps (ABC, yosys) show as progress lines while they run."""
+speed; with ``fpga`` also the run's pipelined Verilog placed and routed on an iCE40
+(:mod:`gatelearn.tools.ice40`). The tools' steps (ABC, yosys, nextpnr) show as progress lines
+while they run."""
 from __future__ import annotations
 
 import json
@@ -10,10 +12,10 @@ from .. import progress, runs
 from ..backends import aiger, emit
 from ..errors import FileFormatError, GatelearnError, InputError, ToolError
 from .bench import quick_throughput
-from .manifest import load_manifest, source_name
+from .manifest import VERILOG_NETLIST, load_manifest, source_name
 from .verify import VERIFY_FILE
 
-__all__ = ["report", "training_accuracy", "DWN_MNIST"]
+__all__ = ["report", "fpga_report", "pipelined_top", "training_accuracy", "DWN_MNIST"]
 
 # Published figure printed beside MNIST (784 features, 10 classes) reports, for comparison.
 DWN_MNIST = "DWN (ICML 2024), MNIST on FPGA: 2,100-4,600 LUTs at 98.3% accuracy"
@@ -35,15 +37,57 @@ def training_accuracy(run: Path) -> dict:
     return out
 
 
+def pipelined_top(run: Path, pipeline: int | None = None) -> dict:
+    """The manifest entry of RUN's exported pipelined Verilog top: the one with ``pipeline`` N, or
+    by default the smallest N exported (the shortest paths between registers). InputError, in
+    one line saying which export to run, when there is none."""
+    entries = [e for e in load_manifest(run)["artifacts"]
+               if e.get("kind") in ("verilog", VERILOG_NETLIST) and isinstance(e.get("spec"), dict)
+               and isinstance(e["spec"].get("pipeline"), int) and e["spec"]["pipeline"] > 0]
+    n = pipeline if pipeline is not None else 2
+    if pipeline is not None:
+        entries = [e for e in entries if e["spec"]["pipeline"] == pipeline]
+    if not entries:
+        what = f"--pipeline {pipeline} Verilog" if pipeline is not None else "pipelined Verilog"
+        raise InputError(f"{run} has no exported {what}, which --fpga places and routes: run "
+                         f"`gatelearn export {run} --pipeline {n}` first")
+    entry = min(entries, key=lambda e: (e["spec"]["pipeline"], e["file"]))
+    if not (run / runs.ARTIFACTS_DIR / entry["file"]).is_file():
+        raise FileFormatError(f"{run / runs.ARTIFACTS_DIR / entry['file']} is listed in the manifest but missing: "
+                              f"run `gatelearn export {run} --pipeline {entry['spec']['pipeline']}` again")
+    return entry
+
+
+def fpga_report(run_dir, device: str, timeout: float = 900.0, pipeline: int | None = None) -> dict:
+    """RUN_DIR's exported pipelined Verilog (:func:`pipelined_top`) through synthesis, place and
+    route on ``device`` (a name of :data:`gatelearn.tools.ice40.DEVICES`): the figures of
+    :class:`~gatelearn.tools.ice40.Ice40Result` with the file, its pipeline N and its latency in
+    cycles. A design that does not fit is a result (``fits`` False, ``not_fitted``)."""
+    from ..tools import ice40
+    run = runs.run_dir(run_dir)
+    dev = ice40.device(device)
+    entry = pipelined_top(run, pipeline)
+    result = ice40.flow([run / runs.ARTIFACTS_DIR / entry["file"]], entry["top"], dev, timeout)
+    return {"file": entry["file"], "pipeline": entry["spec"]["pipeline"],
+            "latency_cycles": entry["spec"].get("latency"), **result.to_dict()}
+
+
 def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 900.0,
-           throughput: bool = True) -> dict:
+           throughput: bool = True, fpga: str | None = None, fpga_pipeline: int | None = None) -> dict:
     """Figures of RUN_DIR's best circuit: gates (lowered, after gatelearn's passes, the best
     circuit), depth, ABC AND count and levels, 6-LUTs and LUT depth (the network mapped by ABC;
     with ``full_luts`` also the whole design, its encoder and head mapped by yosys), latency,
     accuracy, and with ``throughput`` the samples per second of the circuit compiled to C on one
-    thread (a short timing; skipped with a note when no C compiler works)."""
-    from ..tools import abc, yosys
+    thread (a short timing; skipped with a note when no C compiler works). With ``fpga`` (a
+    device, "ice40-hx8k") also ``out["fpga"]``: :func:`fpga_report` of the exported pipelined
+    top with ``fpga_pipeline`` N (default the smallest exported)."""
+    from ..tools import abc, ice40, yosys
     run = runs.run_dir(run_dir)
+    if fpga is not None:
+        # a wrong device, a missing export or tool is said now, not after minutes of ABC and yosys
+        ice40.device(fpga)
+        pipelined_top(run, fpga_pipeline)
+        ice40.require()
     with progress.step("reading the run's circuits"):
         best = runs.best_circuit(run)
         # the circuit of gatelearn's passes is the best one unless ABC's (circuit.abc.npz) is smaller
@@ -101,4 +145,6 @@ def report(run_dir, luts: bool = True, full_luts: bool = True, timeout: float = 
             out["verified"] = json.loads(vf.read_text()).get("ok")
         except (OSError, ValueError):
             out["verified"] = None
+    if fpga is not None:
+        out["fpga"] = fpga_report(run, fpga, timeout, fpga_pipeline)
     return out
