@@ -118,3 +118,25 @@ def test_binary_head_needs_two_classes(tmp_path):
     with pytest.raises(InputError, match="the binary head decides between 2 classes; this data has 3"):
         gl.train(make_config(budget_gates=60, iterations=1, head="binary"), tmp_path / "r", dataset=ds,
                  progress=False)
+
+
+def test_a_head_in_gates_runs_through_predict_and_bench(tmp_path, capsys):
+    """A model lowered with its head in gates and saved as a circuit file: predict reads raw
+    features (the circuit's encoder) and prints the class index, bench times it from raw features."""
+    torch.manual_seed(0)
+    model = gl.build_model({"encoder": {"kind": "thresholds", "features": 4, "per_feature": 2},
+                            "layers": [{"kind": "logic", "out": 64}, {"kind": "logic", "out": 30}],
+                            "head": {"kind": "groupsum", "classes": 3, "tau": 2.0}, "seed": 1}).eval()
+    model.encoder.thresholds.uniform_(0, 1)
+    for layer in model.layers:
+        layer.weight.data.normal_(0, 3)           # gates of every kind, not the initial pass-throughs
+    gl.lower(model, head="gates").save(tmp_path / "c.npz")
+    x = np.random.default_rng(0).random((200, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["predict", str(tmp_path / "c.npz"), "--input", str(tmp_path / "x.npy")]) == 0
+    got = [int(v) for v in capsys.readouterr().out.split()]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).argmax(1).tolist()
+    assert got == want and len(set(want)) > 1
+    assert main(["bench", str(tmp_path / "c.npz"), "--samples", "1000", "--seconds", "0.1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vectors_per_s_1core"] > 0

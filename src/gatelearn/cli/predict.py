@@ -125,14 +125,22 @@ def read_bits(path: str, inputs: int) -> np.ndarray:
 
 
 def _print_bits(args: argparse.Namespace, circuit) -> int:
-    """A circuit without a head: each row's output bits as a string, output 0 first."""
-    if args.scores or args.indices:
-        raise InputError(f"--scores and --indices are about classes; {args.run_dir} has no class head, so predict "
-                         "prints its output bits")
-    x = read_bits(args.input, circuit.num_inputs)
+    """A circuit without a head: each row's output bits as a string, output 0 first; for a
+    model's head lowered into gates (``gatelearn.lower(model, head="gates")``), the class index
+    those bits hold."""
+    gates_head = (circuit.meta.get("head") or {}).get("lowered") == "gates"
+    if args.scores or (args.indices and not gates_head):
+        raise InputError(f"--scores and --indices are about class scores; {args.run_dir} has no class head, so "
+                         "predict prints its output bits")
+    # raw features when the circuit has an input encoder (it encodes them, as the model did), else bits
+    x = read_features(args.input) if circuit.encoder is not None else read_bits(args.input, circuit.num_inputs)
     # a circuit without a head reports its output bits as the "scores" (backends.common.Prediction)
     bits = compile_circuit(circuit, args.target).run(x, threads=args.threads).scores.astype(np.uint8)
-    lines = ["".join("01"[v] for v in row) + "\n" for row in bits.tolist()]
+    if gates_head:   # the class index, least significant bit first
+        index = (bits.astype(np.int64) << np.arange(bits.shape[1], dtype=np.int64)).sum(1)
+        lines = [f"{k}\n" for k in index.tolist()]
+    else:
+        lines = ["".join("01"[v] for v in row) + "\n" for row in bits.tolist()]
     if args.out:
         out = Path(args.out)
         if out.suffix == ".npy":
@@ -142,7 +150,8 @@ def _print_bits(args: argparse.Namespace, circuit) -> int:
         else:
             atomic_write_text(out, "".join(lines))
     elif args.json:
-        print_json([{"bits": line.rstrip("\n")} for line in lines])
+        key = "index" if gates_head else "bits"
+        print_json([{key: int(line) if gates_head else line.rstrip("\n")} for line in lines])
     else:
         sys.stdout.writelines(lines)
     return 0

@@ -277,7 +277,8 @@ def throughput(prog: CProgram, x, threads: int = 1, min_seconds: float = 1.0) ->
     transpose, gates, counters, argmax). A plain circuit (no head) is timed from packed input
     bits to every output bit, packed (:meth:`CProgram.run_bits`; x are its 0/1 inputs), in
     vectors per second. Best of repeated runs of at least ``min_seconds`` total."""
-    if prog.circuit.head is None and prog._packed is not None:
+    # a circuit with an encoder reads raw features, so it is timed through them even without a head
+    if prog.circuit.head is None and prog.circuit.encoder is None and prog._packed is not None:
         words = pack_inputs(prog.contract.check(x))
         rows = np.empty((prog.circuit.num_outputs, words.shape[1]), np.uint64)
 
