@@ -25,6 +25,9 @@ this repository. Per circuit, one core each:
   measured and the best counts (more words per node share ABC's per-node work, fewer stay in
   cache).
 * ``ratio``: gatelearn's vectors/s over ABC's best.
+* ``reexports``: the circuit after the passes written as AIGER and BLIF, each proven equal to the
+  source file by ABC's default ``cec`` (ports matched by name), and ``name_mismatches``: ports
+  whose name in the re-export (read back) differs from the source's.
 
 The machine may be shared: the two numbers of a circuit are measured in the same run, minutes
 apart at most, and the load average is recorded.
@@ -114,7 +117,26 @@ def check(prog: CProgram, c: Circuit) -> None:
         raise AssertionError("the compiled circuit disagrees with circuit.simulate")
 
 
-def one(path: Path, seconds: float, abc_words: list[int]) -> dict:
+def reexports(path: Path, raw: Circuit, c: Circuit) -> dict:
+    """Each re-export of ``c`` proven against the source by name, and its name mismatches."""
+    from gatelearn.backends.aiger import write_aiger
+    from gatelearn.backends.blif import write_blif
+    from gatelearn.tools.abc import cec
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="gatelearn-reexport-") as tmp:
+        for kind, write in (("aiger", write_aiger), ("blif", write_blif)):
+            dst = Path(tmp) / f"{path.stem}.{'aig' if kind == 'aiger' else 'blif'}"
+            write(c, dst)
+            back = read(dst)
+            mismatches = (sum(a != b for a, b in zip(back.input_names, raw.input_names))
+                          + sum(a != b for a, b in zip(back.output_names, raw.output_names)))
+            result = cec(path, dst, timeout=600)
+            out[kind] = {"cec_by_name": {True: "equivalent", False: "NOT equivalent", None: "undecided"}[
+                result.equivalent], "name_mismatches": int(mismatches)}
+    return out
+
+
+def one(path: Path, seconds: float, abc_words: list[int], args_reexport: bool = True) -> dict:
     t0 = time.perf_counter()
     raw = read(path)
     import_s = time.perf_counter() - t0
@@ -146,7 +168,8 @@ def one(path: Path, seconds: float, abc_words: list[int]) -> dict:
             "import_seconds": round(import_s, 3), "pass_seconds": round(pass_s, 3),
             "compile_seconds": round(compile_s, 2), "gatelearn": ours,
             "abc": {"vectors_per_s": abc_best["vectors_per_s"], "words": abc_best["words"], "runs": abc_runs},
-            "ratio": round(ours["vectors_per_s"] / abc_best["vectors_per_s"], 2)}
+            "ratio": round(ours["vectors_per_s"] / abc_best["vectors_per_s"], 2),
+            "reexports": reexports(path, raw, c) if args_reexport else None}
 
 
 def main(argv=None) -> int:
@@ -156,6 +179,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=1.0, help="timing per measurement")
     ap.add_argument("--abc-words", type=int, nargs="+", default=[16, 64, 256, 1024],
                     help="ABC simulation words per round to try; the best counts")
+    ap.add_argument("--no-reexport", action="store_true", help="skip the re-exports and their proofs")
     args = ap.parse_args(argv)
     files = sorted(p for p in args.folder.rglob("*") if p.suffix in SUFFIXES)
     if args.circuits is not None:
@@ -166,12 +190,17 @@ def main(argv=None) -> int:
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
               "load_average": [round(x, 2) for x in os.getloadavg()], "circuits": {}}
     for path in files:
-        entry = one(path, args.seconds, args.abc_words)
+        entry = one(path, args.seconds, args.abc_words, not args.no_reexport)
         result["circuits"][path.stem] = entry
-        print(json.dumps({path.stem: {k: entry[k] for k in ("gates_after_passes", "pass_seconds", "ratio")}}),
+        print(json.dumps({path.stem: {k: entry[k] for k in ("gates_after_passes", "pass_seconds", "ratio",
+                                                             "reexports")}}),
               file=sys.stderr, flush=True)
     ratios = [e["ratio"] for e in result["circuits"].values()]
     result["ratio_min"], result["ratio_geomean"] = min(ratios), round(float(np.exp(np.mean(np.log(ratios)))), 2)
+    checks = [r for e in result["circuits"].values() for r in (e["reexports"] or {}).values()]
+    result["reexports_equivalent"] = sum(r["cec_by_name"] == "equivalent" for r in checks)
+    result["reexports"] = len(checks)
+    result["name_mismatches"] = sum(r["name_mismatches"] for r in checks)
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=1))
     return 0
