@@ -181,14 +181,28 @@ class Circuit:
         operands it reads. So a circuit whose only output is TRUE has depth 0.
 
         Gates are topologically ordered; a Python loop over 10^5..10^6 gates would be slow, so
-        the gates go in chunks in which no gate reads another gate of the same chunk, each chunk
-        one vectorised step. A layered network is a few chunks per layer; finding a chunk's end
-        scans a window that grows geometrically, so the work is linear in the gates."""
-        n, G = self.num_inputs, self.num_gates
+        the gates go in chunks in which no gate reads another gate of the same chunk
+        (:meth:`independent_chunks`), each chunk one vectorised step. A layered network is a few
+        chunks per layer."""
+        n = self.num_inputs
         level = np.zeros(self.num_nodes, np.int64)
         ua, ub = USES_A[self.op], USES_B[self.op]
+        for start, end in self.independent_chunks():
+            sl = slice(start, end)
+            la = np.where(ua[sl], level[self.a[sl]], -1)
+            lb = np.where(ub[sl], level[self.b[sl]], -1)
+            level[n + start:n + end] = np.maximum(la, lb) + 1     # constants: -1 + 1 = 0
+        return level
+
+    def independent_chunks(self) -> list[tuple[int, int]]:
+        """The gates cut into runs ``(start, end)`` of consecutive gates none of which reads
+        another of its run, so a run can be evaluated in one vectorised step once the runs before
+        it are (and, visited backwards, its readers are all in later runs). A run's end is found in
+        a window that grows geometrically, so the work is linear in the gates."""
+        n, G = self.num_inputs, self.num_gates
+        ua, ub = USES_A[self.op], USES_B[self.op]
         dep = np.maximum(np.where(ua, self.a, -1), np.where(ub, self.b, -1))   # last node read
-        start = 0
+        chunks, start = [], 0
         while start < G:
             window = 64
             while True:
@@ -198,12 +212,9 @@ class Circuit:
                     break
                 window *= 4
             end = start + max(1, int(inside[0])) if len(inside) else G
-            sl = slice(start, end)
-            la = np.where(ua[sl], level[self.a[sl]], -1)
-            lb = np.where(ub[sl], level[self.b[sl]], -1)
-            level[n + start:n + end] = np.maximum(la, lb) + 1     # constants: -1 + 1 = 0
+            chunks.append((start, end))
             start = end
-        return level
+        return chunks
 
     def depth(self) -> int:
         """Logic depth: the largest level among the outputs."""

@@ -88,27 +88,13 @@ def encoder_tables(c: Circuit) -> EncoderTables:
 
 def node_heights(c: Circuit) -> np.ndarray:
     """Per node, the most gates on a path from it to a node no gate reads (0 for those): the
-    mirror of :meth:`Circuit.node_levels`, with its chunks (runs of consecutive gates none of
-    which reads another, found in windows that grow geometrically) visited from the last one.
-    A chunk's gates have all their readers in later chunks, so their heights are final when
-    it is reached; linear in the gates."""
-    n, G = c.num_inputs, c.num_gates
+    mirror of :meth:`Circuit.node_levels`, with its chunks (:meth:`Circuit.independent_chunks`)
+    visited from the last one. A chunk's gates have all their readers in later chunks, so their
+    heights are final when it is reached; linear in the gates."""
+    n = c.num_inputs
     ua, ub = USES_A[c.op], USES_B[c.op]
-    dep = np.maximum(np.where(ua, c.a, -1), np.where(ub, c.b, -1))   # last node read
-    chunks, start = [], 0
-    while start < G:
-        window = 64
-        while True:
-            stop = min(G, start + window)
-            inside = np.flatnonzero(dep[start:stop] >= n + start)
-            if len(inside) or stop == G:
-                break
-            window *= 4
-        end = start + max(1, int(inside[0])) if len(inside) else G
-        chunks.append((start, end))
-        start = end
     height = np.zeros(c.num_nodes, np.int64)
-    for start, end in reversed(chunks):
+    for start, end in reversed(c.independent_chunks()):
         up = height[n + start:n + end] + 1
         sa, sb = ua[start:end], ub[start:end]
         np.maximum.at(height, c.a[start:end][sa], up[sa])
