@@ -23,7 +23,7 @@ test: venv
 	$(BIN)/python -m pytest -q -n 2 tests
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 bench: venv
 	$(BIN)/python benchmarks/train_step.py --inputs 784 --layers 6 --width 8000 --batch 100 --classes 10 --threads 2
